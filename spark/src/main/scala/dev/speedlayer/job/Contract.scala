@@ -1,0 +1,77 @@
+package dev.speedlayer.job
+
+import java.io.InputStream
+import java.nio.charset.StandardCharsets
+
+import com.fasterxml.jackson.databind.{JsonNode, ObjectMapper}
+
+/**
+ * The shared contract of the project (`src/contract/` of the repository), read from the
+ * classpath where the Maven build puts it as `contract/...`. Nothing here is copied: the
+ * CLI, the job and the tests all read the same files.
+ */
+final case class Pipeline(
+    eventsTopic: String,
+    deadLetterTopic: String,
+    consumerGroup: String,
+    database: String,
+    eventsTable: String,
+    deadLettersTable: String,
+    triggerIntervalSeconds: Int,
+    maxOffsetsPerTrigger: Long,
+    mainClass: String,
+    limits: Limits)
+
+/** Size limits from `deadLetter` of pipeline.json. */
+final case class Limits(maxEventBytes: Int, maxPayloadBytes: Int)
+
+object Contract {
+  val PipelinePath = "contract/pipeline.json"
+  val EventSchemaPath = "contract/event.schema.json"
+  val EventsMigrationPath = "contract/clickhouse/migrations/0001_events.sql"
+
+  private val mapper = new ObjectMapper()
+
+  def resource(path: String): InputStream = {
+    val loaders = Seq(Thread.currentThread().getContextClassLoader, getClass.getClassLoader)
+    loaders.iterator
+      .filter(_ != null)
+      .map(_.getResourceAsStream(path))
+      .find(_ != null)
+      .getOrElse(throw new IllegalStateException(
+        s"$path is not on the classpath (the build puts ../src/contract there as contract/)"))
+  }
+
+  def resourceText(path: String): String = {
+    val in = resource(path)
+    try new String(in.readAllBytes(), StandardCharsets.UTF_8)
+    finally in.close()
+  }
+
+  /** pipeline.json, parsed once per JVM. */
+  lazy val pipeline: Pipeline = parsePipeline(resourceText(PipelinePath))
+
+  def parsePipeline(json: String): Pipeline = {
+    val root = mapper.readTree(json)
+    def at(path: String): JsonNode = {
+      val node = root.at(path)
+      if (node.isMissingNode || node.isNull) {
+        throw new IllegalStateException(s"pipeline.json has no $path")
+      }
+      node
+    }
+    Pipeline(
+      eventsTopic = at("/kafka/topics/events/name").asText(),
+      deadLetterTopic = at("/kafka/topics/deadLetter/name").asText(),
+      consumerGroup = at("/kafka/consumerGroup").asText(),
+      database = at("/clickhouse/database").asText(),
+      eventsTable = at("/clickhouse/tables/events").asText(),
+      deadLettersTable = at("/clickhouse/tables/deadLetters").asText(),
+      triggerIntervalSeconds = at("/spark/triggerIntervalSeconds").asInt(),
+      maxOffsetsPerTrigger = at("/spark/maxOffsetsPerTrigger").asLong(),
+      mainClass = at("/spark/mainClass").asText(),
+      limits = Limits(
+        maxEventBytes = at("/deadLetter/maxEventBytes").asInt(),
+        maxPayloadBytes = at("/deadLetter/maxPayloadBytes").asInt()))
+  }
+}

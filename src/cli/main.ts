@@ -1,0 +1,142 @@
+import { Command, CommanderError, Option } from 'commander';
+import chalk from 'chalk';
+import { commands } from '../commands/index.ts';
+import { loadConfig, resolveHome } from '../config/load.ts';
+import { createTarget } from '../targets/index.ts';
+import { dockerDaemonAnswers, resolveTarget, type TargetChoice } from '../targets/resolve.ts';
+import type { Target, TargetName } from '../targets/target.ts';
+import type { CommandContext } from './context.ts';
+import { describeError, EXIT_FAILURE, EXIT_USAGE, UsageError } from './errors.ts';
+import { ConsoleStatus } from './status.ts';
+
+interface GlobalOptions {
+  target?: string;
+  config?: string;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+export interface MainIo {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+  stdinIsTty: boolean;
+}
+
+const defaultIo = (): MainIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env, stdinIsTty: !!process.stdin.isTTY });
+
+async function buildContext(g: GlobalOptions, io: MainIo, signal: AbortSignal): Promise<CommandContext> {
+  const json = !!g.json;
+  const verbose = !!g.verbose;
+  const status = new ConsoleStatus({ stream: io.stderr, interactive: !json && !!io.stderr.isTTY, verbose });
+  const { config, source } = await loadConfig(g.config ?? io.env.SPEEDLAYER_CONFIG);
+  const home = resolveHome(config, io.env);
+  const targetCtx = { config, home, status, env: io.env };
+  let choice: TargetChoice | undefined;
+  let target: Target | undefined;
+
+  const ctx: CommandContext = {
+    config,
+    configSource: source,
+    home,
+    env: io.env,
+    json,
+    verbose,
+    interactive: io.stdinIsTty && !!io.stderr.isTTY,
+    status,
+    signal,
+    print: (text) => io.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+    printJson: (value) => io.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+    async confirm(question) {
+      const { createInterface } = await import('node:readline/promises');
+      const rl = createInterface({ input: process.stdin, output: io.stderr });
+      try {
+        return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+      } finally {
+        rl.close();
+      }
+    },
+    async targetName(): Promise<TargetName> {
+      if (!choice) {
+        choice = await resolveTarget({
+          flag: g.target,
+          env: io.env,
+          configTarget: config.target,
+          upTargets: async () => {
+            const up: TargetName[] = [];
+            for (const name of ['local', 'kind'] as const) {
+              const t = await createTarget(name, targetCtx).catch(() => undefined);
+              if (t && (await t.isUp().catch(() => false))) up.push(name);
+            }
+            return up;
+          },
+          dockerAnswers: dockerDaemonAnswers,
+        });
+        status.info(`target: ${choice.name} (${choice.reason})`);
+      }
+      return choice.name;
+    },
+    async target() {
+      target ??= await createTarget(await ctx.targetName(), targetCtx);
+      return target;
+    },
+  };
+  return ctx;
+}
+
+function printError(err: unknown, io: MainIo, verbose: boolean): number {
+  const d = describeError(err);
+  io.stderr.write(`${chalk.red('error:')} ${d.message}\n`);
+  if (d.fix) io.stderr.write(`${chalk.cyan('fix:')} ${d.fix}\n`);
+  if (d.detail && verbose) io.stderr.write(`${chalk.dim(d.detail)}\n`);
+  else if (d.detail && d.exitCode !== EXIT_USAGE) io.stderr.write(chalk.dim('(rerun with --verbose for details)\n'));
+  return d.exitCode;
+}
+
+/** Builds the program from the command registry; returns the exit code. */
+export async function main(argv: string[], io: MainIo = defaultIo()): Promise<number> {
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  let exitCode = 0;
+  let globals: GlobalOptions = {};
+
+  const program = new Command('speedlayer')
+    .description('Stand up and drive a real-time analytics speed layer: Kafka -> Spark Structured Streaming -> ClickHouse.')
+    .addOption(new Option('-t, --target <target>', 'where the stack runs').choices(['local', 'kind']))
+    .option('-c, --config <file>', 'YAML config file (default: $SPEEDLAYER_CONFIG)')
+    .option('--json', 'machine-readable output on stdout')
+    .option('-v, --verbose', 'show command output and details')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+
+  for (const decl of commands) {
+    const cmd = program.command(decl.name).description(decl.description);
+    decl.options?.(cmd);
+    cmd.action(async (raw: Record<string, unknown>) => {
+      globals = program.opts<GlobalOptions>();
+      const ctx = await buildContext(globals, io, abort.signal);
+      const opts = decl.parse ? decl.parse(raw, ctx) : raw;
+      exitCode = (await decl.handler(ctx, opts as never)) ?? 0;
+    });
+  }
+
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; every parse problem is a usage error.
+      return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    return printError(err, io, !!(globals.verbose ?? argv.includes('--verbose')));
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+export { EXIT_FAILURE, UsageError };

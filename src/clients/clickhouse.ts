@@ -1,0 +1,63 @@
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { loadMigrations, pipeline, type Migration } from '../contract/index.ts';
+import type { StackEndpoints } from '../targets/target.ts';
+
+/** The official client, pointed at the stack's database. */
+export function clickhouseClient(ch: StackEndpoints['clickhouse'], opts: { database?: string } = {}): ClickHouseClient {
+  return createClient({
+    url: ch.url,
+    username: ch.username,
+    password: ch.password,
+    database: opts.database ?? ch.database,
+    request_timeout: 60_000,
+    // The embedded engine's HTTP front does not do ClickHouse's native compression; gzip is not worth it on loopback.
+    compression: { request: false, response: false },
+    clickhouse_settings: { date_time_input_format: 'best_effort' },
+  });
+}
+
+export async function clickhouseVersion(client: ClickHouseClient): Promise<string> {
+  const rs = await client.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' });
+  const rows = (await rs.json()) as Array<{ v: string }>;
+  return rows[0]?.v ?? 'unknown';
+}
+
+/**
+ * Applies the versioned migrations not yet recorded in schema_migrations. Idempotent: every
+ * statement is CREATE ... IF NOT EXISTS, and applied versions are skipped.
+ */
+export async function applyMigrations(
+  ch: StackEndpoints['clickhouse'],
+  migrations: Migration[] = loadMigrations(),
+): Promise<{ applied: string[]; skipped: string[] }> {
+  const admin = clickhouseClient(ch, { database: 'default' });
+  try {
+    await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${ch.database}` });
+  } finally {
+    await admin.close();
+  }
+  const client = clickhouseClient(ch);
+  const table = pipeline.clickhouse.tables.schemaMigrations;
+  try {
+    await client.command({
+      query: `CREATE TABLE IF NOT EXISTS ${table} (version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
+              ENGINE = ReplacingMergeTree ORDER BY version`,
+    });
+    const rs = await client.query({ query: `SELECT version FROM ${table} FINAL`, format: 'JSONEachRow' });
+    const done = new Set(((await rs.json()) as Array<{ version: number }>).map((r) => Number(r.version)));
+    const applied: string[] = [];
+    const skipped: string[] = [];
+    for (const m of migrations) {
+      if (done.has(m.version)) {
+        skipped.push(m.name);
+        continue;
+      }
+      for (const statement of m.statements) await client.command({ query: statement });
+      await client.insert({ table, values: [{ version: m.version, name: m.name }], format: 'JSONEachRow' });
+      applied.push(m.name);
+    }
+    return { applied, skipped };
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,68 @@
+import { z } from 'zod';
+
+const port = z.number().int().min(1).max(65535);
+
+/** Ports of the local target's servers, all bound to 127.0.0.1. */
+export const LocalPortsSchema = z.strictObject({
+  kafka: port.default(19092),
+  kafkaController: port.default(19093),
+  clickhouse: port.default(18123),
+  clickhouseTcp: port.default(19000),
+  sparkUi: port.default(14040),
+});
+
+export const LocalConfigSchema = z.strictObject({
+  ports: LocalPortsSchema.default(LocalPortsSchema.parse({})),
+  /** auto: a `clickhouse` binary on PATH if there is one, else the embedded chDB engine. */
+  clickhouse: z
+    .strictObject({
+      mode: z.enum(['auto', 'server', 'embedded']).default('auto'),
+      binary: z.string().min(1).optional(),
+    })
+    .default({ mode: 'auto' }),
+  kafka: z.strictObject({ heapMb: z.number().int().min(256).default(1024) }).default({ heapMb: 1024 }),
+  spark: z
+    .strictObject({
+      driverMemoryMb: z.number().int().min(512).default(2048),
+      cores: z.number().int().min(1).default(2),
+    })
+    .default({ driverMemoryMb: 2048, cores: 2 }),
+});
+
+export const LoadtestConfigSchema = z.strictObject({
+  rate: z.number().positive().default(10000),
+  durationSeconds: z.number().positive().default(60),
+  malformedFraction: z.number().min(0).max(1).default(0.01),
+  users: z.number().int().positive().default(20000),
+  products: z.number().int().positive().default(2000),
+  /** How long to wait for ClickHouse to hold every valid event after producing stops. */
+  drainTimeoutSeconds: z.number().positive().default(120),
+});
+
+export const ChecksConfigSchema = z.strictObject({
+  e2eLatencyP95Ms: z.number().positive().default(5000),
+  queryLatencyP95Ms: z.number().positive().default(1000),
+  /** Achieved rate must be at least this fraction of the target rate. */
+  minRateFraction: z.number().min(0).max(1).default(1),
+});
+
+export const KindConfigSchema = z
+  .strictObject({
+    clusterName: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).default('speedlayer'),
+    cluster: z.enum(['kind', 'docker-desktop']).default('kind'),
+  })
+  .passthrough();
+
+export const ConfigSchema = z.strictObject({
+  target: z.enum(['local', 'kind']).optional(),
+  /** State directory: pids, ports, logs, data, checkpoints. */
+  home: z.string().min(1).optional(),
+  local: LocalConfigSchema.default(LocalConfigSchema.parse({})),
+  kind: KindConfigSchema.default(KindConfigSchema.parse({})),
+  loadtest: LoadtestConfigSchema.default(LoadtestConfigSchema.parse({})),
+  checks: ChecksConfigSchema.default(ChecksConfigSchema.parse({})),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type LocalConfig = z.infer<typeof LocalConfigSchema>;
+export type LoadtestConfig = z.infer<typeof LoadtestConfigSchema>;

@@ -1,0 +1,80 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The folder every shared fact lives in: read by the CLI, the Spark job (as classpath resources) and the tests. */
+export const CONTRACT_DIR = path.dirname(fileURLToPath(import.meta.url));
+export const PROJECT_ROOT = path.resolve(CONTRACT_DIR, '..', '..');
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  config: Record<string, string>;
+}
+
+export interface PipelineContract {
+  kafka: { topics: { events: TopicSpec; deadLetter: TopicSpec; users: TopicSpec }; consumerGroup: string };
+  clickhouse: { database: string; tables: Record<string, string> & { events: string; deadLetters: string; schemaMigrations: string } };
+  spark: { triggerIntervalSeconds: number; maxOffsetsPerTrigger: number; mainClass: string };
+  deadLetter: { maxPayloadBytes: number; maxEventBytes: number };
+}
+
+export const pipeline: PipelineContract = JSON.parse(readFileSync(path.join(CONTRACT_DIR, 'pipeline.json'), 'utf8'));
+
+export const EVENT_SCHEMA_PATH = path.join(CONTRACT_DIR, 'event.schema.json');
+export const eventSchema: Record<string, unknown> = JSON.parse(readFileSync(EVENT_SCHEMA_PATH, 'utf8'));
+
+export const EVENT_TYPES = (eventSchema as { properties: { event_type: { enum: string[] } } }).properties.event_type
+  .enum as readonly string[];
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+/** Splits a SQL file into statements at `;` line ends; comments are dropped. */
+export function splitStatements(sql: string): string[] {
+  const withoutComments = sql
+    .split('\n')
+    .filter((line) => !line.trim().startsWith('--'))
+    .join('\n');
+  return withoutComments
+    .split(/;\s*(?:\n|$)/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/** Versioned ClickHouse DDL: `NNNN_name.sql`, applied in order by `up`. */
+export function loadMigrations(dir = path.join(CONTRACT_DIR, 'clickhouse', 'migrations')): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d{4}_.+\.sql$/.test(f))
+    .sort()
+    .map((file) => ({
+      version: Number(file.slice(0, 4)),
+      name: file.replace(/\.sql$/, ''),
+      statements: splitStatements(readFileSync(path.join(dir, file), 'utf8')),
+    }));
+}
+
+export interface DashboardQuery {
+  name: string;
+  description: string;
+  sql: string;
+}
+
+/** The named dashboard queries (`queries/<name>.sql`, first comment line = description). */
+export function loadDashboardQueries(dir = path.join(CONTRACT_DIR, 'clickhouse', 'queries')): DashboardQuery[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((file) => {
+      const text = readFileSync(path.join(dir, file), 'utf8');
+      const first = text.split('\n')[0] ?? '';
+      return {
+        name: file.replace(/\.sql$/, ''),
+        description: first.startsWith('--') ? first.replace(/^--\s*/, '') : '',
+        sql: splitStatements(text)[0] ?? '',
+      };
+    });
+}

@@ -1,0 +1,153 @@
+import type { Status } from '../cli/status.ts';
+import { clickhouseClient } from '../clients/clickhouse.ts';
+import { kafkaClient } from '../clients/kafka.ts';
+import type { ChecksConfigSchema } from '../config/schema.ts';
+import { pipeline } from '../contract/index.ts';
+import { produceLoad, type ProduceResult } from '../loadgen/producer.ts';
+import type { StackEndpoints } from '../targets/target.ts';
+import { atLeast, atMost, below, equals, type Check } from './checks.ts';
+import { e2eLatency, runCounts, timeDashboardQueries, type RunCounts } from './pipeline-figures.ts';
+import { offsetRanges, type OffsetRanges } from './run-window.ts';
+import { quantiles, type Quantiles } from './stats.ts';
+import type { z } from 'zod';
+
+export interface LoadtestOptions {
+  rate: number;
+  durationSeconds: number;
+  malformedFraction: number;
+  users: number;
+  products: number;
+  drainTimeoutSeconds: number;
+  seed: number;
+  checks: z.infer<typeof ChecksConfigSchema>;
+}
+
+export interface LoadtestReport {
+  target_eps: number;
+  achieved_eps: number;
+  duration_s: number;
+  produced: number;
+  valid_produced: number;
+  malformed_injected: number;
+  accepted: number;
+  dead_lettered: number;
+  missing: number;
+  duplicated: number;
+  drain_s: number;
+  e2e_latency_ms: Quantiles;
+  query_latency_ms: Quantiles;
+  query_latency_by_query_ms: Record<string, Quantiles>;
+  checks: Check[];
+  passed: boolean;
+}
+
+async function eventsTopicEnds(brokers: string[]): Promise<Record<number, number>> {
+  const admin = kafkaClient(brokers).admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(pipeline.kafka.topics.events.name);
+    return Object.fromEntries(offsets.map((o) => [o.partition, Number(o.high)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Produces at the target rate, waits until ClickHouse holds every record of the run (valid ones in
+ * events, broken ones in dead_letters), and measures latency. Knows nothing of the target.
+ */
+export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions, status: Status, signal?: AbortSignal): Promise<LoadtestReport> {
+  const ch = clickhouseClient(endpoints.clickhouse);
+  const querySamples = new Map<string, number[]>();
+  const recordQueries = (samples: Array<{ name: string; ms: number }>) => {
+    for (const s of samples) {
+      const list = querySamples.get(s.name) ?? [];
+      list.push(s.ms);
+      querySamples.set(s.name, list);
+    }
+  };
+  try {
+    const before = await eventsTopicEnds(endpoints.kafka.brokers);
+
+    status.start(`Produce ${o.rate.toLocaleString('en-US')} events/s for ${o.durationSeconds}s`);
+    // Dashboards keep querying while data streams in: that is when their latency matters.
+    let producing = true;
+    const dashboardLoop = (async () => {
+      while (producing) {
+        recordQueries(await timeDashboardQueries(ch));
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    })();
+    let produced: ProduceResult;
+    try {
+      produced = await produceLoad({
+        brokers: endpoints.kafka.brokers,
+        rate: o.rate,
+        durationSeconds: o.durationSeconds,
+        malformedFraction: o.malformedFraction,
+        users: o.users,
+        products: o.products,
+        seed: o.seed,
+        signal,
+        onProgress: (p) => status.update(`${p.sent.toLocaleString('en-US')} sent, ${Math.round(p.eps).toLocaleString('en-US')} events/s`),
+      });
+    } finally {
+      producing = false;
+      await dashboardLoop;
+    }
+    status.end(true, `${produced.produced.toLocaleString('en-US')} records at ${Math.round(produced.achievedEps).toLocaleString('en-US')} events/s`);
+
+    const ranges: OffsetRanges = offsetRanges(before, await eventsTopicEnds(endpoints.kafka.brokers));
+    const malformedInjected = produced.produced - produced.valid;
+
+    status.start('Wait until ClickHouse holds every record');
+    const drainStart = Date.now();
+    let counts: RunCounts = await runCounts(ch, ranges);
+    while (counts.distinctAccepted + counts.deadLettered < produced.produced && Date.now() - drainStart < o.drainTimeoutSeconds * 1000) {
+      if (signal?.aborted) break;
+      status.update(`${(counts.distinctAccepted + counts.deadLettered).toLocaleString('en-US')} of ${produced.produced.toLocaleString('en-US')}`);
+      await new Promise((r) => setTimeout(r, 1000));
+      counts = await runCounts(ch, ranges);
+    }
+    const drainS = (Date.now() - drainStart) / 1000;
+    const complete = counts.distinctAccepted + counts.deadLettered >= produced.produced;
+    status.end(complete, complete ? `all ${produced.produced.toLocaleString('en-US')} records accounted for` : `timed out after ${o.drainTimeoutSeconds}s`);
+
+    status.start('Measure latency');
+    const e2e = await e2eLatency(ch, ranges);
+    for (let i = 0; i < 5; i++) recordQueries(await timeDashboardQueries(ch));
+    status.end(true);
+
+    const allQuerySamples = [...querySamples.values()].flat();
+    const report: LoadtestReport = {
+      target_eps: o.rate,
+      achieved_eps: Math.round(produced.achievedEps),
+      duration_s: Math.round(((produced.endedAt - produced.startedAt) / 1000) * 10) / 10,
+      produced: produced.produced,
+      valid_produced: produced.valid,
+      malformed_injected: malformedInjected,
+      accepted: counts.distinctAccepted,
+      dead_lettered: counts.deadLettered,
+      missing: Math.max(0, produced.valid - counts.distinctAccepted),
+      duplicated: counts.accepted - counts.distinctAccepted,
+      drain_s: Math.round(drainS * 10) / 10,
+      e2e_latency_ms: e2e,
+      query_latency_ms: quantiles(allQuerySamples),
+      query_latency_by_query_ms: Object.fromEntries([...querySamples.entries()].map(([k, v]) => [k, quantiles(v)])),
+      checks: [],
+      passed: false,
+    };
+    report.checks = [
+      atLeast('achieved events/s', report.achieved_eps, o.rate * o.checks.minRateFraction),
+      equals('missing valid events', report.missing, 0),
+      equals('duplicated events', report.duplicated, 0),
+      equals('dead-lettered = malformed injected', report.dead_lettered, malformedInjected),
+      atMost('end-to-end latency p95', report.e2e_latency_ms.p95, o.checks.e2eLatencyP95Ms, ' ms'),
+      below('dashboard query p95', report.query_latency_ms.p95, o.checks.queryLatencyP95Ms, ' ms'),
+    ];
+    report.passed = report.checks.every((c) => c.passed);
+    return report;
+  } finally {
+    await ch.close();
+  }
+}

@@ -1,0 +1,32 @@
+import { wrapError } from '../cli/errors.ts';
+import type { Status } from '../cli/status.ts';
+
+/** What every step gets: where to report, and a signal that fires on Ctrl-C. */
+export interface StepContext {
+  status: Status;
+  signal: AbortSignal;
+}
+
+/**
+ * One small action of an operation (up, submit, down), modelled on kind's create actions:
+ * a factory takes the options, `execute` does the work and reports through the status object.
+ */
+export interface Step {
+  readonly name: string;
+  execute(ctx: StepContext): Promise<string | void>;
+}
+
+/** Runs steps in order; each is wrapped with its name so an error says where it happened. */
+export async function runSteps(steps: readonly Step[], ctx: StepContext): Promise<void> {
+  for (const step of steps) {
+    if (ctx.signal.aborted) throw wrapError(step.name, new Error('interrupted'));
+    ctx.status.start(step.name);
+    try {
+      const note = await step.execute(ctx);
+      ctx.status.end(true, note || undefined);
+    } catch (err) {
+      ctx.status.end(false);
+      throw wrapError(step.name, err);
+    }
+  }
+}

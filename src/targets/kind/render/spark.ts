@@ -1,0 +1,139 @@
+import { pipeline } from '../../../contract/index.ts';
+import type { KindConfig } from '../config.ts';
+import { CLUSTER_PORTS, NAMES, NODE_PORTS, POD_PATHS, inClusterEndpoints } from '../names.ts';
+import { SPARK_VERSION } from '../versions.ts';
+import { CLICKHOUSE_DATABASE } from './clickhouse.ts';
+import { storageClassName } from './cluster.ts';
+import { MANAGED_BY, type Manifest } from './manifest.ts';
+
+/** Labels on the driver pod, selected by the Spark UI service and by status. */
+export const DRIVER_LABELS = { 'speedlayer.dev/app': NAMES.sparkApp, 'speedlayer.dev/role': 'driver' };
+export const EXECUTOR_LABELS = { 'speedlayer.dev/app': NAMES.sparkApp, 'speedlayer.dev/role': 'executor' };
+
+/**
+ * The job's arguments: the same flags and values as the local target's, with in-cluster addresses.
+ * The password is not among them: it travels in CLICKHOUSE_PASSWORD, as on local.
+ */
+export function sparkJobArguments(config: KindConfig): string[] {
+  const inCluster = inClusterEndpoints(config.namespace);
+  return [
+    '--bootstrap-servers', inCluster.kafkaBootstrap,
+    '--events-topic', pipeline.kafka.topics.events.name,
+    '--dead-letter-topic', pipeline.kafka.topics.deadLetter.name,
+    '--clickhouse-url', inCluster.clickhouseUrl,
+    '--clickhouse-user', NAMES.clickhouseUser,
+    '--clickhouse-database', CLICKHOUSE_DATABASE,
+    '--checkpoint-dir', POD_PATHS.checkpointDir,
+    '--trigger-seconds', String(pipeline.spark.triggerIntervalSeconds),
+    '--max-offsets-per-trigger', String(pipeline.spark.maxOffsetsPerTrigger),
+    '--starting-offsets', 'earliest',
+    '--progress-file', POD_PATHS.progressFile,
+  ];
+}
+
+/** Checkpoints and the progress file survive driver restarts on this claim. */
+export function renderCheckpointPvc(config: KindConfig): Manifest {
+  const sc = storageClassName(config);
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: NAMES.checkpointPvc, namespace: config.namespace, labels: { ...MANAGED_BY } },
+    spec: {
+      // One node: every pod of the job mounts it on that node, which ReadWriteOnce allows.
+      accessModes: ['ReadWriteOnce'],
+      ...(sc ? { storageClassName: sc } : {}),
+      resources: { requests: { storage: `${config.storage.checkpointGi}Gi` } },
+    },
+  };
+}
+
+/** The Spark UI (and its /metrics/prometheus servlet) for the host. */
+export function renderSparkUiService(config: KindConfig): Manifest {
+  const port = { name: 'ui', port: CLUSTER_PORTS.sparkUi, targetPort: CLUSTER_PORTS.sparkUi, protocol: 'TCP' };
+  const spec =
+    config.cluster === 'docker-desktop'
+      ? { type: 'LoadBalancer', selector: DRIVER_LABELS, ports: [{ ...port, port: config.ports.sparkUi }] }
+      : { type: 'NodePort', selector: DRIVER_LABELS, ports: [{ ...port, nodePort: NODE_PORTS.sparkUi }] };
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: NAMES.sparkUiService, namespace: config.namespace, labels: { ...MANAGED_BY } },
+    spec,
+  };
+}
+
+const passwordEnv = [
+  {
+    name: 'CLICKHOUSE_PASSWORD',
+    valueFrom: { secretKeyRef: { name: NAMES.clickhouseSecret, key: 'password' } },
+  },
+];
+const checkpointMount = [{ name: 'checkpoints', mountPath: POD_PATHS.checkpointMount }];
+
+export function renderSparkApplication(config: KindConfig, image: string): Manifest {
+  const r = config.resources;
+  const s = config.spark;
+  return {
+    apiVersion: 'sparkoperator.k8s.io/v1beta2',
+    kind: 'SparkApplication',
+    metadata: { name: NAMES.sparkApp, namespace: config.namespace, labels: { ...MANAGED_BY } },
+    spec: {
+      type: 'Scala',
+      mode: 'cluster',
+      image,
+      imagePullPolicy: 'IfNotPresent',
+      mainClass: pipeline.spark.mainClass,
+      mainApplicationFile: `local://${POD_PATHS.jobJar}`,
+      sparkVersion: SPARK_VERSION,
+      arguments: sparkJobArguments(config),
+      sparkConf: {
+        // Spark's own Prometheus endpoints on the UI port: /metrics/prometheus and /metrics/executors/prometheus.
+        'spark.ui.prometheus.enabled': 'true',
+        'spark.metrics.conf.*.sink.prometheusServlet.class': 'org.apache.spark.metrics.sink.PrometheusServlet',
+        'spark.metrics.conf.*.sink.prometheusServlet.path': '/metrics/prometheus',
+        'spark.sql.streaming.metricsEnabled': 'true',
+        'spark.kubernetes.executor.deleteOnTermination': 'true',
+        'spark.sql.session.timeZone': 'UTC',
+      },
+      restartPolicy: {
+        type: 'OnFailure',
+        onFailureRetries: s.onFailureRetries,
+        onFailureRetryInterval: 10,
+        onSubmissionFailureRetries: 3,
+        onSubmissionFailureRetryInterval: 20,
+      },
+      // Executors scale with backlog between min and max; shuffle tracking replaces the external shuffle service.
+      dynamicAllocation: {
+        enabled: true,
+        initialExecutors: s.minExecutors,
+        minExecutors: s.minExecutors,
+        maxExecutors: s.maxExecutors,
+        shuffleTrackingEnabled: true,
+      },
+      volumes: [{ name: 'checkpoints', persistentVolumeClaim: { claimName: NAMES.checkpointPvc } }],
+      driver: {
+        cores: 1,
+        memory: `${r.sparkDriverMiB}m`,
+        memoryOverhead: `${r.sparkOverheadMiB}m`,
+        serviceAccount: NAMES.sparkServiceAccount,
+        labels: { ...DRIVER_LABELS },
+        env: passwordEnv,
+        volumeMounts: checkpointMount,
+      },
+      executor: {
+        cores: s.executorCores,
+        instances: s.minExecutors,
+        memory: `${r.sparkExecutorMiB}m`,
+        memoryOverhead: `${r.sparkOverheadMiB}m`,
+        labels: { ...EXECUTOR_LABELS },
+        env: passwordEnv,
+        volumeMounts: checkpointMount,
+      },
+      monitoring: {
+        exposeDriverMetrics: true,
+        exposeExecutorMetrics: true,
+        prometheus: { jmxExporterJar: POD_PATHS.jmxExporterJar, port: CLUSTER_PORTS.sparkJmxExporter },
+      },
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Every upstream version the kind target pins, in one place. Sources: the release tags of each
+ * project (charts' Chart.yaml / values.yaml, kind's release notes), and ../shared/crds/README.md.
+ */
+
+/** kindest/node images are built for one kind release; pin by digest (kind's release notes say so). */
+export const KIND_NODE_IMAGES: Record<string, string> = {
+  // kind v0.32.0: pkg/apis/config/defaults/image.go at tag v0.32.0 (Kubernetes 1.36.1)
+  '0.32': 'kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5',
+  // kind v0.33.0 release notes, "Images pre-built for this release" (same Kubernetes minor, 1.36)
+  '0.33': 'kindest/node:v1.36.4@sha256:099e049362a1526b2db71494e1947aae99bd16290d7c895f2b7ea312e3cbfaed',
+};
+/** Used by `--plan` (no kind binary consulted) and for kind releases newer than the table. */
+export const DEFAULT_KIND_MINOR = '0.33';
+
+export const MIN_VERSIONS = {
+  kind: '0.32.0',
+  // OCI charts (Strimzi's) need Helm >= 3.8; Helm 4 works as well.
+  helm: '3.8.0',
+  // kubectl within one minor of the 1.36 API server.
+  kubectl: '1.35.0',
+  docker: '24.0.0',
+} as const;
+
+export interface ChartPin {
+  release: string;
+  /** `helm install` chart argument: repo/name, or an oci:// reference. */
+  chart: string;
+  /** Added with `helm repo add` first; absent for OCI charts. */
+  repo?: { name: string; url: string };
+  version: string;
+  /** File in manifests/ with the values for this chart. */
+  valuesFile: string;
+}
+
+export const CHARTS = {
+  sparkOperator: {
+    release: 'spark-operator',
+    chart: 'spark-operator/spark-operator',
+    repo: { name: 'spark-operator', url: 'https://kubeflow.github.io/spark-operator' },
+    version: '2.5.2',
+    valuesFile: 'spark-operator-values.yaml',
+  },
+  strimzi: {
+    release: 'strimzi',
+    chart: 'oci://quay.io/strimzi-helm/strimzi-kafka-operator',
+    version: '1.2.0',
+    valuesFile: 'strimzi-values.yaml',
+  },
+  clickhouseOperator: {
+    release: 'clickhouse-operator',
+    chart: 'altinity/altinity-clickhouse-operator',
+    repo: { name: 'altinity', url: 'https://helm.altinity.com' },
+    version: '0.25.6',
+    valuesFile: 'clickhouse-operator-values.yaml',
+  },
+} as const satisfies Record<string, ChartPin>;
+
+/** Strimzi 1.2.0's default Kafka (KRaft only); the local target runs the same version. */
+export const KAFKA_VERSION = '4.3.1';
+export const KAFKA_METADATA_VERSION = '4.3-IV0';
+
+/** ClickHouse LTS branch tag (25.8 LTS); the schema in src/contract targets it. Not a Bitnami image. */
+export const CLICKHOUSE_IMAGE = 'clickhouse/clickhouse-server:25.8';
+
+/** The Spark Operator 2.5.2 image is built on apache/spark:4.0.4; the job image uses the same base. */
+export const SPARK_VERSION = '4.0.4';
+export const SPARK_JOB_IMAGE_REPO = 'speedlayer-job';

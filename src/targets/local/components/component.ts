@@ -1,0 +1,17 @@
+import type { ManagedProcess, StartOptions } from '../supervisor.ts';
+
+/** One supervised local server (Kafka, ClickHouse, the Spark job). */
+export interface LocalComponent {
+  readonly name: string;
+  readonly process: ManagedProcess;
+  /** Ports it listens on (checked free before anything starts). */
+  ports(): number[];
+  /** Downloads, storage formatting, config files: everything before the process starts. */
+  prepare(report: (text: string) => void): Promise<void>;
+  launch(): Promise<StartOptions>;
+  ready(): Promise<boolean>;
+  readonly readyTimeoutMs: number;
+  version(): Promise<string | undefined>;
+  /** What to tell the user when it does not become ready (besides the log tail). */
+  readonly hint: string;
+}

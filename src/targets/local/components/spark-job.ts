@@ -1,0 +1,149 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { SpeedlayerError } from '../../../cli/errors.ts';
+import { CONTRACT_DIR, pipeline } from '../../../contract/index.ts';
+import type { JobProgress, StackEndpoints } from '../../target.ts';
+import { SPARK_PROJECT_DIR } from '../paths.ts';
+import { ManagedProcess } from '../supervisor.ts';
+import type { LocalComponent } from './component.ts';
+
+export const SPARK_VERSION = '4.0.4';
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await listFiles(p)));
+    else out.push(p);
+  }
+  return out.sort();
+}
+
+/** Hash of everything the job's build reads: its sources, its pom and the shared contract. */
+async function sourceHash(): Promise<string> {
+  const h = createHash('sha256');
+  const files = [
+    path.join(SPARK_PROJECT_DIR, 'pom.xml'),
+    ...(await listFiles(path.join(SPARK_PROJECT_DIR, 'src', 'main'))),
+    ...(await listFiles(CONTRACT_DIR)).filter((f) => !f.endsWith('.ts')),
+  ];
+  for (const f of files) h.update(path.relative(SPARK_PROJECT_DIR, f)).update(await readFile(f));
+  return h.digest('hex');
+}
+
+const BUILD_STAMP = path.join(SPARK_PROJECT_DIR, 'target', '.speedlayer-build-hash');
+
+/** Builds the job with Maven unless the last build saw the same sources. Returns whether it built. */
+export async function buildSparkJob(report: (s: string) => void): Promise<boolean> {
+  const hash = await sourceHash();
+  const classpathFile = path.join(SPARK_PROJECT_DIR, 'target', 'classpath.txt');
+  if (existsSync(BUILD_STAMP) && existsSync(classpathFile) && (await readFile(BUILD_STAMP, 'utf8')) === hash) return false;
+  report('mvn package (first build downloads Spark from Maven Central)');
+  try {
+    await execa('mvn', ['-q', '-B', '-f', path.join(SPARK_PROJECT_DIR, 'pom.xml'), 'package', '-DskipTests']);
+  } catch (err) {
+    throw new SpeedlayerError('building the Spark job failed', {
+      fix: `Run 'mvn -f spark/pom.xml package' to see the compiler output.`,
+      detail: [(err as { stdout?: string }).stdout, (err as { stderr?: string }).stderr].filter(Boolean).join('\n').slice(-4000),
+      cause: err,
+    });
+  }
+  await writeFile(BUILD_STAMP, hash);
+  return true;
+}
+
+export interface SparkJobOptions {
+  dir: string;
+  checkpointDir: string;
+  progressFile: string;
+  uiPort: number;
+  driverMemoryMb: number;
+  cores: number;
+  endpoints: () => Promise<StackEndpoints>;
+}
+
+/** The job's arguments: the same on both targets (kind passes them in the SparkApplication). */
+export function jobArguments(e: StackEndpoints, checkpointDir: string, progressFile: string): string[] {
+  return [
+    '--bootstrap-servers', e.kafka.brokers.join(','),
+    '--events-topic', pipeline.kafka.topics.events.name,
+    '--dead-letter-topic', pipeline.kafka.topics.deadLetter.name,
+    '--clickhouse-url', e.clickhouse.url,
+    '--clickhouse-user', e.clickhouse.username,
+    '--clickhouse-database', e.clickhouse.database,
+    '--checkpoint-dir', checkpointDir,
+    '--trigger-seconds', String(pipeline.spark.triggerIntervalSeconds),
+    '--max-offsets-per-trigger', String(pipeline.spark.maxOffsetsPerTrigger),
+    '--starting-offsets', 'earliest',
+    '--progress-file', progressFile,
+  ];
+}
+
+export async function readJobProgress(progressFile: string): Promise<JobProgress | undefined> {
+  try {
+    const p = JSON.parse(await readFile(progressFile, 'utf8'));
+    return {
+      batchId: Number(p.batchId),
+      lastBatchAt: String(p.timestamp),
+      numInputRows: Number(p.numInputRows ?? 0),
+      inputRowsPerSecond: Number(p.inputRowsPerSecond ?? 0),
+      processedRowsPerSecond: Number(p.processedRowsPerSecond ?? 0),
+      batchDurationMs: Number(p.durationMs?.triggerExecution ?? 0),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
+  const process = new ManagedProcess('spark-job', o.dir);
+  let startedAt = 0;
+  return {
+    name: 'spark-job',
+    process,
+    readyTimeoutMs: 180_000,
+    hint: 'The streaming query did not report its first progress.',
+    ports: () => [o.uiPort],
+    async prepare() {
+      await mkdir(o.checkpointDir, { recursive: true });
+    },
+    async launch() {
+      const e = await o.endpoints();
+      const target = path.join(SPARK_PROJECT_DIR, 'target');
+      const classpath = (await readFile(path.join(target, 'classpath.txt'), 'utf8')).trim();
+      const jvmOptions = (await readFile(path.join(SPARK_PROJECT_DIR, 'jvm-options.txt'), 'utf8'))
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
+      startedAt = Date.now();
+      return {
+        command: 'java',
+        args: [
+          `-Xmx${o.driverMemoryMb}m`,
+          ...jvmOptions,
+          `-Dspark.master=local[${o.cores}]`,
+          '-Dspark.app.name=speedlayer',
+          '-Dspark.driver.bindAddress=127.0.0.1',
+          '-Dspark.driver.host=127.0.0.1',
+          `-Dspark.ui.port=${o.uiPort}`,
+          '-Dspark.port.maxRetries=0',
+          '-cp',
+          [classpath, path.join(target, 'classes')].join(path.delimiter),
+          pipeline.spark.mainClass,
+          ...jobArguments(e, o.checkpointDir, o.progressFile),
+        ],
+        // The password travels in the environment, not on the command line (ps shows arguments).
+        env: { ...globalThis.process.env, CLICKHOUSE_PASSWORD: e.clickhouse.password },
+        ports: [o.uiPort],
+      };
+    },
+    async ready() {
+      const s = await stat(o.progressFile).catch(() => undefined);
+      return !!s && s.mtimeMs >= startedAt;
+    },
+    version: async () => SPARK_VERSION,
+  };
+}

@@ -1,0 +1,208 @@
+import { rm } from 'node:fs/promises';
+import { execa } from 'execa';
+import { SpeedlayerError } from '../../cli/errors.ts';
+import { pipeline } from '../../contract/index.ts';
+import { applyClickHouseSchemaStep } from '../../steps/clickhouse-schema.ts';
+import { createKafkaTopicsStep } from '../../steps/kafka-topics.ts';
+import type { Step } from '../../steps/step.ts';
+import type { ComponentState, DoctorCheck, DownOptions, JobProgress, StackEndpoints, Target, TargetContext } from '../target.ts';
+import { clickhouseComponent } from './components/clickhouse.ts';
+import type { LocalComponent } from './components/component.ts';
+import { kafkaComponent } from './components/kafka.ts';
+import { buildSparkJob, readJobProgress, sparkJobComponent } from './components/spark-job.ts';
+import { diskCheck, javaCheck, mavenCheck, memoryCheck, portChecks, pythonCheck } from './doctor.ts';
+import { localPaths } from './paths.ts';
+import { newPassword, readStackState, removeStackState, writeStackState, type LocalStackState } from './stack-state.ts';
+import { startComponentStep, stopComponentStep } from './steps/start-component.ts';
+
+async function findClickHouseBinary(configured: string | undefined): Promise<string | undefined> {
+  const candidate = configured ?? 'clickhouse';
+  try {
+    await execa(candidate, ['--version'], { timeout: 10_000 });
+    return candidate;
+  } catch {
+    if (configured) throw new SpeedlayerError(`the configured ClickHouse binary '${configured}' does not run`, { fix: 'Fix local.clickhouse.binary in the config file, or remove it to use the embedded engine.' });
+    return undefined;
+  }
+}
+
+/** Everything as local processes: Kafka (KRaft), ClickHouse (server or embedded chDB), the Spark job in local mode. */
+export function createLocalTarget(ctx: TargetContext): Target & { undoUp(): Promise<void> } {
+  const paths = localPaths(ctx.home, ctx.env);
+  const cfg = ctx.config.local;
+  const startedThisRun: LocalComponent[] = [];
+
+  /** The stack state: the stored one when a stack exists (ports and password stay stable), else a new one. */
+  async function state(create: boolean): Promise<LocalStackState | undefined> {
+    const existing = await readStackState(paths.stackFile);
+    if (existing || !create) return existing;
+    const binary = cfg.clickhouse.mode === 'embedded' ? undefined : await findClickHouseBinary(cfg.clickhouse.binary);
+    if (cfg.clickhouse.mode === 'server' && !binary) {
+      throw new SpeedlayerError('local.clickhouse.mode is "server" but no clickhouse binary was found', {
+        fix: 'Install ClickHouse (https://clickhouse.com/docs/install) or set local.clickhouse.mode: auto.',
+      });
+    }
+    return {
+      target: 'local',
+      createdAt: new Date().toISOString(),
+      ports: cfg.ports,
+      clickhouse: { mode: binary ? 'server' : 'embedded', user: 'default', password: newPassword(), ...(binary ? { binary } : {}) },
+    };
+  }
+
+  function endpointsOf(s: LocalStackState): StackEndpoints {
+    return {
+      kafka: { brokers: [`127.0.0.1:${s.ports.kafka}`] },
+      clickhouse: {
+        url: `http://127.0.0.1:${s.ports.clickhouse}`,
+        username: s.clickhouse.user,
+        password: s.clickhouse.password,
+        database: pipeline.clickhouse.database,
+      },
+    };
+  }
+
+  async function endpoints(): Promise<StackEndpoints> {
+    const s = await state(false);
+    if (!s) {
+      throw new SpeedlayerError(`no local stack found in ${paths.stateDir}`, { fix: "Start it with 'speedlayer up --target local'." });
+    }
+    return endpointsOf(s);
+  }
+
+  function components(s: LocalStackState) {
+    return {
+      kafka: kafkaComponent({ dir: paths.kafkaDir, cacheDir: paths.cacheDir, ports: s.ports, heapMb: cfg.kafka.heapMb }),
+      clickhouse: clickhouseComponent({ dir: paths.clickhouseDir, cacheDir: paths.cacheDir, ports: s.ports, clickhouse: s.clickhouse, database: pipeline.clickhouse.database }),
+      sparkJob: sparkJobComponent({
+        dir: paths.sparkDir,
+        checkpointDir: paths.checkpointDir,
+        progressFile: paths.sparkProgressFile,
+        uiPort: s.ports.sparkUi,
+        driverMemoryMb: cfg.spark.driverMemoryMb,
+        cores: cfg.spark.cores,
+        endpoints: async () => endpointsOf(s),
+      }),
+    };
+  }
+
+  async function doctorFor(s: LocalStackState): Promise<DoctorCheck[]> {
+    const c = components(s);
+    const checks = [await javaCheck(), await mavenCheck()];
+    if (s.clickhouse.mode === 'embedded') checks.push(await pythonCheck());
+    checks.push(...(await portChecks([c.kafka, c.clickhouse, c.sparkJob])));
+    checks.push(await diskCheck(paths.home), memoryCheck(cfg.kafka.heapMb + cfg.spark.driverMemoryMb + 1536));
+    return checks;
+  }
+
+  const onStarted = (c: LocalComponent) => startedThisRun.push(c);
+
+  return {
+    name: 'local',
+
+    async doctor() {
+      return doctorFor((await state(false)) ?? (await state(true))!);
+    },
+
+    async upSteps(): Promise<Step[]> {
+      const s = (await state(true))!;
+      const c = components(s);
+      const preflight: Step = {
+        name: 'Check prerequisites',
+        async execute() {
+          const failed = (await doctorFor(s)).filter((d) => !d.ok);
+          if (failed.length > 0) {
+            throw new SpeedlayerError(`${failed.length} prerequisite${failed.length > 1 ? 's' : ''} missing: ${failed.map((f) => `${f.name} (${f.found})`).join('; ')}`, {
+              fix: failed.map((f) => f.fix).join('\n'),
+            });
+          }
+          await writeStackState(paths.stackFile, s);
+          return `ClickHouse: ${s.clickhouse.mode === 'server' ? `server (${s.clickhouse.binary})` : 'embedded chDB engine'}`;
+        },
+      };
+      return [
+        preflight,
+        startComponentStep(c.kafka, { label: 'Start Kafka (KRaft, 1 node)', onStarted }),
+        startComponentStep(c.clickhouse, { label: `Start ClickHouse (${s.clickhouse.mode})`, onStarted }),
+        createKafkaTopicsStep(endpoints),
+        applyClickHouseSchemaStep(endpoints),
+      ];
+    },
+
+    async undoUp() {
+      for (const c of startedThisRun.reverse()) await c.process.stop();
+      startedThisRun.length = 0;
+    },
+
+    async submitSteps(): Promise<Step[]> {
+      const s = await state(false);
+      if (!s) throw new SpeedlayerError('the local stack is not up', { fix: "Run 'speedlayer up' first." });
+      const c = components(s);
+      return [
+        {
+          name: 'Check the stack is up',
+          async execute() {
+            const down = [];
+            for (const comp of [c.kafka, c.clickhouse]) if (!(await comp.process.running())) down.push(comp.name);
+            if (down.length) throw new SpeedlayerError(`${down.join(' and ')} not running`, { fix: "Run 'speedlayer up' first." });
+          },
+        },
+        {
+          name: 'Build the Spark job',
+          async execute({ status }) {
+            return (await buildSparkJob((t) => status.update(t))) ? 'built' : 'up to date';
+          },
+        },
+        startComponentStep(c.sparkJob, { label: 'Start the streaming job (local[*], 2 s trigger)', onStarted }),
+      ];
+    },
+
+    async downSteps(opts: DownOptions): Promise<Step[]> {
+      const s = await state(false);
+      const steps: Step[] = [];
+      if (s) {
+        const c = components(s);
+        steps.push(stopComponentStep(c.sparkJob, 'Stop the streaming job'), stopComponentStep(c.clickhouse, 'Stop ClickHouse'), stopComponentStep(c.kafka, 'Stop Kafka'));
+      }
+      if (opts.purge) {
+        steps.push({
+          name: 'Delete data and checkpoints',
+          async execute() {
+            await removeStackState(paths.stackFile);
+            await rm(paths.stateDir, { recursive: true, force: true });
+            return `removed ${paths.stateDir}`;
+          },
+        });
+      }
+      return steps;
+    },
+
+    endpoints,
+
+    async components(): Promise<ComponentState[]> {
+      const s = await state(false);
+      if (!s) return [];
+      const out: ComponentState[] = [];
+      for (const comp of Object.values(components(s))) {
+        const rec = await comp.process.running();
+        out.push({
+          name: comp.name,
+          state: rec ? 'up' : 'down',
+          pid: rec?.pid,
+          ports: comp.ports(),
+          version: rec ? await comp.version().catch(() => undefined) : undefined,
+          detail: rec ? undefined : `log: ${comp.process.logFile}`,
+        });
+      }
+      return out;
+    },
+
+    async jobProgress(): Promise<JobProgress | undefined> {
+      return readJobProgress(paths.sparkProgressFile);
+    },
+
+    async isUp() {
+      return (await readStackState(paths.stackFile)) !== undefined;
+    },
+  };
+}
