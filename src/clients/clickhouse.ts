@@ -1,4 +1,4 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { loadMigrations, pipeline, type Migration } from '../contract/index.ts';
 import type { StackEndpoints } from '../targets/target.ts';
 
@@ -13,6 +13,8 @@ export function clickhouseClient(ch: StackEndpoints['clickhouse'], opts: { datab
     // The embedded engine's HTTP front does not do ClickHouse's native compression; gzip is not worth it on loopback.
     compression: { request: false, response: false },
     clickhouse_settings: { date_time_input_format: 'best_effort' },
+    // Failures surface as errors with a fix; the client's own console warnings would only repeat them.
+    log: { level: ClickHouseLogLevel.OFF },
   });
 }
 

@@ -29,7 +29,7 @@ export async function javaCheck(): Promise<DoctorCheck> {
 
 export async function mavenCheck(): Promise<DoctorCheck> {
   const out = await commandVersion('mvn', ['-v']);
-  const v = out?.match(/Apache Maven (\S+)/)?.[1];
+  const v = out?.match(/Apache Maven ([0-9][0-9.]*)/)?.[1];
   return { name: 'mvn (Maven)', ok: !!v, found: v ? `Maven ${v}` : 'not found', fix: 'Install Apache Maven 3.8+ and put `mvn` on PATH.' };
 }
 
@@ -46,7 +46,7 @@ export async function pythonCheck(): Promise<DoctorCheck> {
 }
 
 /** Every port must be free, unless our own running component holds it. */
-export async function portChecks(components: LocalComponent[]): Promise<DoctorCheck[]> {
+export async function portChecks(components: LocalComponent[], portKeys: Record<number, string>): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
   for (const c of components) {
     const running = await c.process.running();
@@ -56,7 +56,7 @@ export async function portChecks(components: LocalComponent[]): Promise<DoctorCh
         name: `port ${port} (${c.name})`,
         ok: free || !!running,
         found: free ? 'free' : running ? `used by speedlayer's ${c.name} (pid ${running.pid})` : 'in use by another program',
-        fix: `Stop the program listening on 127.0.0.1:${port}, or choose another port in your config file under local.ports (e.g. \`speedlayer --config speedlayer.yaml\`).`,
+        fix: `Port ${port} is taken: stop the program listening on 127.0.0.1:${port}, or set local.ports.${portKeys[port] ?? '<name>'} to a free port in a config file and pass it with --config.`,
       });
     }
   }

@@ -90,7 +90,8 @@ export function createLocalTarget(ctx: TargetContext): Target & { undoUp(): Prom
     const c = components(s);
     const checks = [await javaCheck(), await mavenCheck()];
     if (s.clickhouse.mode === 'embedded') checks.push(await pythonCheck());
-    checks.push(...(await portChecks([c.kafka, c.clickhouse, c.sparkJob])));
+    const portKeys = Object.fromEntries(Object.entries(s.ports).map(([key, port]) => [port, key]));
+    checks.push(...(await portChecks([c.kafka, c.clickhouse, c.sparkJob], portKeys)));
     checks.push(await diskCheck(paths.home), memoryCheck(cfg.kafka.heapMb + cfg.spark.driverMemoryMb + 1536));
     return checks;
   }

@@ -1,0 +1,71 @@
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clickhouseClient } from '../../src/clients/clickhouse.ts';
+import { pipeline } from '../../src/contract/index.ts';
+import { isAlive } from '../../src/targets/local/supervisor.ts';
+import { cliSandbox, type CliSandbox } from '../support/cli.ts';
+
+/**
+ * The whole local stack, for real: Kafka (KRaft) + ClickHouse + the Spark job, driven through the CLI.
+ * Asserts exact counts: every valid event in `events`, every broken record in `dead_letters`.
+ */
+describe('local stack end to end', () => {
+  let sb: CliSandbox;
+  let pids: number[] = [];
+
+  beforeAll(async () => {
+    sb = await cliSandbox();
+    await sb.run(['up']);
+    await sb.run(['submit']);
+  });
+
+  afterAll(async () => {
+    if (sb) await sb.run(['down', '--purge', '--yes'], { reject: false });
+  });
+
+  it('accounts for every record of a load test, exactly', async () => {
+    const r = await sb.run(['--json', 'loadtest', '--rate', '2000', '--duration', '15', '--malformed-fraction', '0.02', '--seed', '7'], { reject: false });
+    const report = JSON.parse(r.stdout);
+    expect(report.produced).toBe(30000);
+    expect(report.malformed_injected).toBeGreaterThan(300);
+    expect(report.missing).toBe(0);
+    expect(report.duplicated).toBe(0);
+    expect(report.accepted).toBe(report.valid_produced);
+    expect(report.dead_lettered).toBe(report.malformed_injected);
+    for (const key of ['target_eps', 'achieved_eps', 'duration_s', 'e2e_latency_ms', 'query_latency_ms', 'checks', 'passed']) expect(report).toHaveProperty(key);
+    expect(report.e2e_latency_ms.p95).toBeGreaterThan(0);
+
+    // The tables themselves, independent of the report's own queries.
+    const status = JSON.parse((await sb.run(['--json', 'status'])).stdout);
+    const ch = clickhouseClient({
+      url: `http://127.0.0.1:${sb.ports.clickhouse}`,
+      username: 'default',
+      password: JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(`${sb.home}/local/stack.json`, 'utf8'))).clickhouse.password,
+      database: pipeline.clickhouse.database,
+    });
+    try {
+      const q = async (sql: string) => ((await (await ch.query({ query: sql, format: 'JSONEachRow' })).json()) as Array<Record<string, string>>)[0]!;
+      expect(Number((await q('SELECT count() AS n FROM events')).n)).toBe(report.valid_produced);
+      expect(Number((await q('SELECT uniqExact(event_id) AS n FROM events')).n)).toBe(report.valid_produced);
+      const dl = await q(`SELECT count() AS n, countIf(reason = 'invalid_json') AS j, countIf(reason = 'schema') AS s, countIf(reason = 'not_utf8') AS u FROM dead_letters`);
+      expect(Number(dl.n)).toBe(report.malformed_injected);
+      expect(Number(dl.j) + Number(dl.s) + Number(dl.u)).toBe(report.malformed_injected);
+      expect(Number(dl.j)).toBeGreaterThan(0);
+      expect(Number(dl.s)).toBeGreaterThan(0);
+      expect(Number(dl.u)).toBeGreaterThan(0);
+      expect(status.clickhouse.row_counts.events).toBe(report.valid_produced);
+      expect(status.kafka.end_offsets[pipeline.kafka.topics.deadLetter.name]).toBe(report.malformed_injected);
+    } finally {
+      await ch.close();
+    }
+    expect(status.components.map((c: { name: string; state: string }) => `${c.name}:${c.state}`)).toEqual(['kafka:up', 'clickhouse:up', 'spark-job:up']);
+    expect(status.job.batchId).toBeGreaterThan(0);
+    pids = status.components.map((c: { pid: number }) => c.pid);
+  });
+
+  it('down --purge leaves no process and no data behind', async () => {
+    await sb.run(['down', '--purge', '--yes']);
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    expect(existsSync(`${sb.home}/local`)).toBe(false);
+  });
+});

@@ -1,0 +1,56 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { PROJECT_ROOT } from '../../src/contract/index.ts';
+import { freePort } from '../../src/targets/local/ports.ts';
+
+/** Runs the real CLI as a user would (`node bin/speedlayer.js ...`) against one isolated home. */
+export interface CliSandbox {
+  home: string;
+  configFile: string;
+  ports: { kafka: number; kafkaController: number; clickhouse: number; clickhouseTcp: number; sparkUi: number };
+  run(args: string[], opts?: { reject?: boolean; timeoutMs?: number }): Promise<{ stdout: string; stderr: string; exitCode?: number }>;
+}
+
+export async function cliSandbox(extraConfig = ''): Promise<CliSandbox> {
+  const home = await mkdtemp(path.join(os.tmpdir(), 'speedlayer-test-'));
+  const ports = {
+    kafka: await freePort(),
+    kafkaController: await freePort(),
+    clickhouse: await freePort(),
+    clickhouseTcp: await freePort(),
+    sparkUi: await freePort(),
+  };
+  const configFile = path.join(home, 'speedlayer.yaml');
+  await writeFile(
+    configFile,
+    [
+      `home: ${home}`,
+      'local:',
+      '  ports:',
+      ...Object.entries(ports).map(([k, v]) => `    ${k}: ${v}`),
+      '  kafka: { heapMb: 768 }',
+      '  spark: { driverMemoryMb: 1536, cores: 2 }',
+      extraConfig,
+    ].join('\n'),
+  );
+  const env = {
+    ...process.env,
+    SPEEDLAYER_HOME: home,
+    SPEEDLAYER_CACHE: process.env.SPEEDLAYER_CACHE ?? path.join(PROJECT_ROOT, '.speedlayer', 'cache'),
+    FORCE_COLOR: '0',
+  };
+  return {
+    home,
+    configFile,
+    ports,
+    run: (args, opts = {}) =>
+      execa('node', [path.join(PROJECT_ROOT, 'bin', 'speedlayer.js'), '--config', configFile, '--target', 'local', ...args], {
+        env,
+        reject: opts.reject ?? true,
+        timeout: opts.timeoutMs ?? 600_000,
+        stdin: 'ignore',
+      }),
+  };
+}
