@@ -27,7 +27,8 @@ export const upCommand = defineCommand<{ plan: boolean }>({
   name: 'up',
   description: 'start the stack (Kafka, ClickHouse; kind: the cluster and operators), create topics, apply the schema',
   options: (cmd) => cmd.option('--plan, --dry-run', 'print every step, command and manifest without executing anything'),
-  parse: (raw) => ({ plan: !!raw.plan }),
+  // commander names the option after its last long flag (--dry-run -> dryRun).
+  parse: (raw) => ({ plan: !!(raw.plan || raw.dryRun) }),
   async handler(ctx, opts) {
     const target = await ctx.target();
     if (opts.plan) {

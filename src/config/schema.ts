@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { KindConfigSchema } from '../targets/kind/config.ts';
 
 const port = z.number().int().min(1).max(65535);
 
@@ -46,12 +47,7 @@ export const ChecksConfigSchema = z.strictObject({
   minRateFraction: z.number().min(0).max(1).default(1),
 });
 
-export const KindConfigSchema = z
-  .strictObject({
-    clusterName: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).default('speedlayer'),
-    cluster: z.enum(['kind', 'docker-desktop']).default('kind'),
-  })
-  .passthrough();
+export { KindConfigSchema };
 
 export const ConfigSchema = z.strictObject({
   target: z.enum(['local', 'kind']).optional(),

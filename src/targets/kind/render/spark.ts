@@ -73,6 +73,8 @@ const checkpointMount = [{ name: 'checkpoints', mountPath: POD_PATHS.checkpointM
 export function renderSparkApplication(config: KindConfig, image: string): Manifest {
   const r = config.resources;
   const s = config.spark;
+  // The CRD requires executor.instances >= 1; with minExecutors 0 dynamic allocation still scales to 0 when idle.
+  const initialExecutors = Math.max(1, s.minExecutors);
   return {
     apiVersion: 'sparkoperator.k8s.io/v1beta2',
     kind: 'SparkApplication',
@@ -105,7 +107,7 @@ export function renderSparkApplication(config: KindConfig, image: string): Manif
       // Executors scale with backlog between min and max; shuffle tracking replaces the external shuffle service.
       dynamicAllocation: {
         enabled: true,
-        initialExecutors: s.minExecutors,
+        initialExecutors,
         minExecutors: s.minExecutors,
         maxExecutors: s.maxExecutors,
         shuffleTrackingEnabled: true,
@@ -122,7 +124,7 @@ export function renderSparkApplication(config: KindConfig, image: string): Manif
       },
       executor: {
         cores: s.executorCores,
-        instances: s.minExecutors,
+        instances: initialExecutors,
         memory: `${r.sparkExecutorMiB}m`,
         memoryOverhead: `${r.sparkOverheadMiB}m`,
         labels: { ...EXECUTOR_LABELS },

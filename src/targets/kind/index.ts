@@ -1,0 +1,92 @@
+import os from 'node:os';
+import nodePath, { type PlatformPath } from 'node:path';
+import { PROJECT_ROOT } from '../../contract/index.ts';
+import type { Target, TargetContext } from '../target.ts';
+import { KindConfigSchema, type KindConfig } from './config.ts';
+import type { KindEnv } from './context.ts';
+import { kindEndpoints } from './endpoints.ts';
+import { execaRunner, type CommandRunner } from './exec.ts';
+import { jobImageTag } from './image.ts';
+import { clientKubeApi, loadKubeConfig, type KubeApi } from './k8s.ts';
+import { kubeContext } from './names.ts';
+import { planSteps, type KindPlan } from './plan.ts';
+import { downSteps, stackBudget, submitSteps, upSteps } from './stack.ts';
+import { runPreflightChecks } from './steps/preflight.ts';
+import { kindComponents, kindJobProgress } from './status.ts';
+
+export type { KindPlan, PlanStep, PlanManifest } from './plan.ts';
+export { formatBudget } from './plan.ts';
+export { KindConfigSchema, type KindConfig } from './config.ts';
+
+export interface KindTarget extends Target {
+  /** Every step, command and rendered manifest of `up` and `submit`, and the memory budget; runs nothing. */
+  plan(): Promise<KindPlan>;
+}
+
+/** For tests: another platform's path rules, a fixed image tag, fake runners and API. */
+export interface KindTargetOverrides {
+  pathApi?: PlatformPath;
+  platform?: NodeJS.Platform;
+  projectRoot?: string;
+  tmpDir?: string;
+  imageTag?: string;
+  runner?: CommandRunner;
+  kube?: () => KubeApi;
+}
+
+export function createKindTarget(ctx: TargetContext, overrides: KindTargetOverrides = {}): KindTarget {
+  // Until the lead's config schema embeds KindConfigSchema, parse the section here (defaults filled in).
+  const config: KindConfig = KindConfigSchema.parse(ctx.config.kind ?? {});
+  const platform = overrides.platform ?? process.platform;
+  let kube: KubeApi | undefined;
+  const k: KindEnv = {
+    config,
+    home: ctx.home,
+    env: ctx.env,
+    platform,
+    pathApi: overrides.pathApi ?? nodePath,
+    projectRoot: overrides.projectRoot ?? PROJECT_ROOT,
+    tmpDir: overrides.tmpDir ?? os.tmpdir(),
+    runner: overrides.runner ?? execaRunner(ctx.env),
+    kube: overrides.kube ?? (() => (kube ??= clientKubeApi(loadKubeConfig(kubeContext(config.cluster, config.clusterName))))),
+  };
+  const image = async () => overrides.imageTag ?? jobImageTag(PROJECT_ROOT);
+  // The budget reads the values files from this checkout, whatever path rules the plan is shown with.
+  const budget = async () => stackBudget(k, await image(), nodePath.join(PROJECT_ROOT, 'manifests'), nodePath.join);
+
+  return {
+    name: 'kind',
+    async plan() {
+      const b = await budget();
+      const img = await image();
+      return {
+        target: 'kind',
+        cluster: { mode: config.cluster, name: config.clusterName, context: kubeContext(config.cluster, config.clusterName) },
+        steps: [...planSteps('up', upSteps(k, b.total_mib)), ...planSteps('submit', submitSteps(k, img))],
+        memory_budget: b,
+      };
+    },
+    async doctor() {
+      return (await runPreflightChecks(k, (await budget()).total_mib)).checks;
+    },
+    async upSteps() {
+      return upSteps(k, (await budget()).total_mib);
+    },
+    async submitSteps() {
+      return submitSteps(k, await image());
+    },
+    async downSteps(opts) {
+      return downSteps(k, opts.keepCluster ?? false);
+    },
+    endpoints: () => kindEndpoints(k),
+    components: () => kindComponents(k.kube(), config.namespace),
+    jobProgress: () => kindJobProgress(k.kube(), config.namespace),
+    async isUp() {
+      try {
+        return (await k.kube().get('v1', 'Namespace', undefined, config.namespace)) !== undefined;
+      } catch {
+        return false;
+      }
+    },
+  };
+}

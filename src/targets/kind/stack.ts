@@ -1,0 +1,87 @@
+import { applyClickHouseSchemaStep } from '../../steps/clickhouse-schema.ts';
+import { createKafkaTopicsStep } from '../../steps/kafka-topics.ts';
+import { helmValuesMemory, KIND_NODE_OVERHEAD_MIB, manifestMemory, memoryBudget, type MemoryBudget } from './budget.ts';
+import type { KindEnv, KindStep } from './context.ts';
+import { kindEndpoints } from './endpoints.ts';
+import { renderClickHouseInstallation, renderClickHouseSecret, PASSWORD_PLACEHOLDER } from './render/clickhouse.ts';
+import { renderNamespace, renderStorageClass } from './render/cluster.ts';
+import { helmReleases, readValues } from './render/helm.ts';
+import { renderKafka, renderKafkaNodePool, renderKafkaTopics } from './render/kafka.ts';
+import type { Manifest } from './render/manifest.ts';
+import { sharedStep } from './shared-steps.ts';
+import { clickHouseSecretStep, applyManifestsStep } from './steps/apply.ts';
+import { createKindClusterStep, deleteKindClusterStep, useDockerDesktopClusterStep } from './steps/cluster.ts';
+import { removeWorkloadsStep } from './steps/down.ts';
+import { helmReleaseStep } from './steps/helm.ts';
+import { preflightStep } from './steps/preflight.ts';
+import { applySparkApplicationStep, buildImageStep, loadImageStep, sparkManifests, waitForStreamingStep } from './steps/submit.ts';
+import { waitForStackStep } from './steps/wait-ready.ts';
+
+/** Every manifest of the stack (up and submit), as rendered for this config. */
+export function stackManifests(k: KindEnv, image: string): Manifest[] {
+  return [
+    renderNamespace(k.config.namespace),
+    ...(k.config.cluster === 'kind' ? [renderStorageClass()] : []),
+    renderKafkaNodePool(k.config),
+    renderKafka(k.config),
+    ...renderKafkaTopics(k.config),
+    renderClickHouseSecret(k.config, PASSWORD_PLACEHOLDER),
+    renderClickHouseInstallation(k.config),
+    ...sparkManifests(k, image),
+  ];
+}
+
+/**
+ * The budget from what is actually deployed: the rendered manifests' pods and the Helm values
+ * files' operator pods (read from the real manifests/ folder), plus the kind node itself.
+ */
+export function stackBudget(k: KindEnv, image: string, manifestsDir: string, join: (...p: string[]) => string): MemoryBudget {
+  const operators = helmReleases(k.config, manifestsDir, { join }).flatMap((r) => helmValuesMemory(r.name, readValues(r.valuesPath)));
+  const pods = stackManifests(k, image).flatMap(manifestMemory);
+  const node = k.config.cluster === 'kind'
+    ? [{ name: 'kind node (control plane, CoreDNS, kindnet, local-path)', request_mib: KIND_NODE_OVERHEAD_MIB, limit_mib: KIND_NODE_OVERHEAD_MIB }]
+    : [{ name: 'Docker Desktop Kubernetes node (control plane, CoreDNS)', request_mib: KIND_NODE_OVERHEAD_MIB, limit_mib: KIND_NODE_OVERHEAD_MIB }];
+  return memoryBudget([...node, ...operators, ...pods]);
+}
+
+export function upSteps(k: KindEnv, neededMiB: number): KindStep[] {
+  const found: { kindVersion?: string; clusterExists?: boolean } = {};
+  const manifestsDir = k.pathApi.join(k.projectRoot, 'manifests');
+  const [spark, strimzi, clickhouse] = helmReleases(k.config, manifestsDir, k.pathApi);
+  const topics = renderKafkaTopics(k.config);
+  const endpoints = () => kindEndpoints(k);
+  return [
+    preflightStep(k, neededMiB, found),
+    k.config.cluster === 'kind' ? createKindClusterStep(k, found) : useDockerDesktopClusterStep(k),
+    applyManifestsStep(k, 'Namespace and storage class', [
+      renderNamespace(k.config.namespace),
+      ...(k.config.cluster === 'kind' ? [renderStorageClass()] : []),
+    ]),
+    helmReleaseStep(k, spark!, 'Kubeflow Spark Operator'),
+    helmReleaseStep(k, strimzi!, 'Strimzi Kafka operator'),
+    helmReleaseStep(k, clickhouse!, 'Altinity ClickHouse operator'),
+    applyManifestsStep(k, 'Kafka (KRaft, one dual-role node) and topics', [renderKafkaNodePool(k.config), renderKafka(k.config), ...topics]),
+    clickHouseSecretStep(k),
+    applyManifestsStep(k, 'ClickHouse (ClickHouseInstallation on a PVC)', [renderClickHouseInstallation(k.config)]),
+    waitForStackStep(k, topics),
+    // The same code as the local target: topics checked from the host, schema applied.
+    sharedStep(createKafkaTopicsStep(endpoints)),
+    sharedStep(applyClickHouseSchemaStep(endpoints)),
+  ];
+}
+
+export function submitSteps(k: KindEnv, image: string): KindStep[] {
+  return [
+    buildImageStep(k, image),
+    ...(k.config.cluster === 'kind' ? [loadImageStep(k, image)] : []),
+    applySparkApplicationStep(k, image),
+    waitForStreamingStep(k),
+  ];
+}
+
+export function downSteps(k: KindEnv, keepCluster: boolean): KindStep[] {
+  // Docker Desktop's cluster is never ours to delete.
+  if (keepCluster || k.config.cluster === 'docker-desktop') return [removeWorkloadsStep(k)];
+  return [deleteKindClusterStep(k)];
+}
+

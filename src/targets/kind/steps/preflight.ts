@@ -1,0 +1,178 @@
+import net from 'node:net';
+import type { DoctorCheck } from '../../target.ts';
+import { SpeedlayerError } from '../../../cli/errors.ts';
+import { findExecutable, lines, versionAtLeast } from '../exec.ts';
+import type { KindEnv, KindStep } from '../context.ts';
+import { kindStep } from '../context.ts';
+import { DEFAULT_KIND_MINOR, KIND_NODE_IMAGES, MIN_VERSIONS } from '../versions.ts';
+
+export const PREFLIGHT_COMMANDS = {
+  docker: ['docker', 'info', '--format', '{{json .}}'],
+  kind: ['kind', 'version'],
+  helm: ['helm', 'version', '--short'],
+  kubectl: ['kubectl', 'version', '--client', '-o', 'json'],
+  kindClusters: ['kind', 'get', 'clusters'],
+} as const;
+
+const INSTALL_HINT: Record<string, string> = {
+  kind: 'Install kind: winget install Kubernetes.kind (or choco install kind); on macOS/Linux see kind.sigs.k8s.io.',
+  helm: 'Install Helm: winget install Helm.Helm (or choco install kubernetes-helm).',
+  kubectl: 'Install kubectl: winget install Kubernetes.kubectl (Docker Desktop also ships one).',
+  docker: 'Install Docker Desktop (winget install Docker.DockerDesktop) and start it.',
+};
+
+export interface DockerInfo {
+  memMiB: number;
+  serverVersion: string;
+  operatingSystem: string;
+  cpus: number;
+}
+
+/** The figures preflight needs from `docker info --format '{{json .}}'`. */
+export function parseDockerInfo(stdout: string): DockerInfo {
+  const info = JSON.parse(stdout.trim()) as Record<string, unknown>;
+  return {
+    memMiB: Math.floor(Number(info.MemTotal ?? 0) / 1024 / 1024),
+    serverVersion: String(info.ServerVersion ?? ''),
+    operatingSystem: String(info.OperatingSystem ?? ''),
+    cpus: Number(info.NCPU ?? 0),
+  };
+}
+
+/** First "x.y.z" in a tool's version output (kind v0.32.0 go1.24..., v3.19.0+g..., JSON for kubectl). */
+export function parseVersion(stdout: string): string | undefined {
+  try {
+    const json = JSON.parse(stdout) as { clientVersion?: { gitVersion?: string } };
+    if (json.clientVersion?.gitVersion) return json.clientVersion.gitVersion.replace(/^v/, '');
+  } catch {
+    /* not JSON */
+  }
+  return /v?(\d+\.\d+\.\d+)/.exec(stdout)?.[1];
+}
+
+/** The kindest/node image built for the installed kind release (config may override it). */
+export function nodeImageFor(kindVersion: string | undefined, override?: string): string {
+  if (override) return override;
+  const minor = kindVersion ? kindVersion.split('.').slice(0, 2).join('.') : DEFAULT_KIND_MINOR;
+  return KIND_NODE_IMAGES[minor] ?? KIND_NODE_IMAGES[DEFAULT_KIND_MINOR]!;
+}
+
+export function wslMemoryFix(neededMiB: number, platform: NodeJS.Platform): string {
+  const gb = Math.ceil((neededMiB + 2048) / 1024);
+  if (platform !== 'win32') return `Give Docker Desktop at least ${gb} GB: Settings → Resources → Memory.`;
+  return [
+    `Docker Desktop (WSL 2 backend) gets its memory from %UserProfile%\\.wslconfig. Give it at least ${gb} GB:`,
+    '  [wsl2]',
+    `  memory=${gb}GB`,
+    "then run 'wsl --shutdown' in PowerShell and start Docker Desktop again (docs/kind.md, step 1).",
+  ].join('\n');
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+export interface PreflightResult {
+  checks: DoctorCheck[];
+  kindVersion?: string;
+  clusterExists: boolean;
+}
+
+/**
+ * Read-only checks, in the order that matters: the Docker engine first (nothing else can work
+ * without it), then the tools, memory and host ports. Nothing is created or changed here.
+ */
+export async function runPreflightChecks(k: KindEnv, neededMiB: number): Promise<PreflightResult> {
+  const checks: DoctorCheck[] = [];
+  const ok = (name: string, found: string) => checks.push({ name, ok: true, found });
+  const bad = (name: string, found: string, fix: string) => checks.push({ name, ok: false, found, fix });
+  const isKind = k.config.cluster === 'kind';
+
+  const dockerPath = await findExecutable('docker', k.env, k.platform, k.pathApi);
+  let docker: DockerInfo | undefined;
+  if (!dockerPath) {
+    bad('Docker engine', 'docker CLI not found', INSTALL_HINT.docker!);
+  } else {
+    try {
+      docker = parseDockerInfo((await k.runner.run(PREFLIGHT_COMMANDS.docker, { timeoutMs: 20_000 })).stdout);
+      ok('Docker engine', `${docker.operatingSystem || 'Docker'} ${docker.serverVersion}, ${docker.memMiB} MiB, ${docker.cpus} CPUs`);
+    } catch (err) {
+      const stderr = lines(String((err as { stderr?: unknown }).stderr ?? (err as Error).message ?? ''));
+      bad(
+        'Docker engine',
+        `not reachable: ${stderr.find((l) => /cannot connect|error|daemon/i.test(l)) ?? stderr[0] ?? 'no answer'}`,
+        'Start Docker Desktop and wait until it shows "Engine running", then retry (check with `docker info`).',
+      );
+    }
+  }
+  if (docker) {
+    if (!versionAtLeast(docker.serverVersion, MIN_VERSIONS.docker)) {
+      bad('Docker version', docker.serverVersion, `Update Docker Desktop (engine ${MIN_VERSIONS.docker} or newer).`);
+    }
+    if (docker.memMiB < neededMiB) {
+      bad('Docker memory', `${docker.memMiB} MiB < ${neededMiB} MiB the stack needs`, wslMemoryFix(neededMiB, k.platform));
+    } else {
+      ok('Docker memory', `${docker.memMiB} MiB ≥ ${neededMiB} MiB`);
+    }
+  }
+
+  let kindVersion: string | undefined;
+  const tools = isKind ? (['kind', 'helm', 'kubectl'] as const) : (['helm', 'kubectl'] as const);
+  for (const tool of tools) {
+    if (!(await findExecutable(tool, k.env, k.platform, k.pathApi))) {
+      bad(tool, 'not found on PATH', INSTALL_HINT[tool]!);
+      continue;
+    }
+    try {
+      const version = parseVersion((await k.runner.run(PREFLIGHT_COMMANDS[tool], { timeoutMs: 20_000 })).stdout);
+      if (tool === 'kind') kindVersion = version;
+      if (!version || !versionAtLeast(version, MIN_VERSIONS[tool])) {
+        bad(tool, version ?? 'unknown version', `${tool} ${MIN_VERSIONS[tool]} or newer is needed. ${INSTALL_HINT[tool]}`);
+      } else ok(tool, version);
+    } catch (err) {
+      bad(tool, `'${tool}' failed: ${(err as Error).message.split('\n')[0]}`, INSTALL_HINT[tool]!);
+    }
+  }
+
+  // An existing cluster holds its own ports; only a cluster still to be created needs them free.
+  let clusterExists = false;
+  if (isKind && docker && kindVersion) {
+    const clusters = lines((await k.runner.run(PREFLIGHT_COMMANDS.kindClusters)).stdout);
+    clusterExists = clusters.includes(k.config.clusterName);
+    ok('kind cluster', clusterExists ? `'${k.config.clusterName}' exists, reused` : `'${k.config.clusterName}' will be created`);
+  }
+  if (isKind && !clusterExists) {
+    for (const [name, port] of Object.entries(k.config.ports)) {
+      if (await portFree(port)) ok(`host port ${port}`, `free (${name})`);
+      else bad(`host port ${port}`, `in use (${name})`, `Stop the program using 127.0.0.1:${port}, or set kind.ports.${name} in the config file.`);
+    }
+  }
+  return { checks, kindVersion, clusterExists };
+}
+
+export function preflightError(failed: DoctorCheck[]): SpeedlayerError {
+  const [first, ...rest] = failed;
+  const what = first!.name === 'Docker engine' ? `Docker engine ${first!.found}` : `${first!.name}: ${first!.found}`;
+  return new SpeedlayerError(rest.length ? `${what} (and ${rest.length} more problem${rest.length > 1 ? 's' : ''})` : what, {
+    fix: failed.map((c) => (failed.length > 1 ? `- ${c.name}: ${c.fix}` : c.fix)).join('\n'),
+  });
+}
+
+/** Fails before anything changes; remembers the kind version for the node image. */
+export function preflightStep(k: KindEnv, neededMiB: number, found: { kindVersion?: string; clusterExists?: boolean }): KindStep {
+  const commands = [PREFLIGHT_COMMANDS.docker, ...(k.config.cluster === 'kind' ? [PREFLIGHT_COMMANDS.kind] : []),
+    PREFLIGHT_COMMANDS.helm, PREFLIGHT_COMMANDS.kubectl].map((c) => [...c]);
+  return kindStep('Preflight: Docker, kind, helm, kubectl, memory, ports', { commands }, async (ctx) => {
+    const result = await runPreflightChecks(k, neededMiB);
+    for (const c of result.checks) ctx.status.debug(`${c.ok ? 'ok ' : 'BAD'} ${c.name}: ${c.found}`);
+    const failed = result.checks.filter((c) => !c.ok);
+    if (failed.length) throw preflightError(failed);
+    found.kindVersion = result.kindVersion;
+    found.clusterExists = result.clusterExists;
+    return result.checks.find((c) => c.name === 'Docker engine')?.found;
+  });
+}

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { MEMORY_LIMIT_MIB, manifestMemory, quantityToMiB, sparkSizeToMiB } from '../../../src/targets/kind/budget.ts';
+import { CHANGED_KIND_CONFIG, kindTarget } from './support/targets.ts';
+
+describe('memory budget (requirement 4.5: ≤ 9.5 GB)', () => {
+  it('default stack: every pod counted, total ≤ 9728 MiB with at least 5% headroom', async () => {
+    const b = (await kindTarget().plan()).memory_budget;
+    const names = b.items.map((i) => i.name).join('\n');
+    for (const pod of ['kind node', 'Spark Operator controller', 'Spark Operator webhook', 'Strimzi cluster operator',
+      'Strimzi topic operator', 'ClickHouse operator', 'Kafka node pool', 'ClickHouse clickhouse', 'Spark driver', 'Spark executors']) {
+      expect(names).toContain(pod);
+    }
+    expect(b.total_mib).toBe(b.items.reduce((n, i) => n + i.limit_mib, 0));
+    expect(b.total_mib).toBeLessThanOrEqual(MEMORY_LIMIT_MIB);
+    expect(b.headroom_mib / MEMORY_LIMIT_MIB).toBeGreaterThanOrEqual(0.05);
+  });
+
+  it('follows the rendered manifests: executors at max dynamic allocation, sizes from the config', async () => {
+    const changed = (await kindTarget(CHANGED_KIND_CONFIG).plan()).memory_budget;
+    const executors = changed.items.find((i) => i.name.startsWith('Spark executors'))!;
+    expect(executors.name).toContain('×3');
+    expect(executors.limit_mib).toBe(3 * (768 + 384));
+    expect(changed.items.find((i) => i.name.startsWith('ClickHouse clickhouse'))!.limit_mib).toBe(2048);
+  });
+
+  it('a pod without a memory limit is an error, not a silent zero', () => {
+    const pool = { apiVersion: 'kafka.strimzi.io/v1', kind: 'KafkaNodePool', metadata: { name: 'p' }, spec: { replicas: 1, resources: { requests: { memory: '1Gi' } } } };
+    expect(() => manifestMemory(pool)).toThrow(/no memory limit/);
+  });
+
+  it('reads Kubernetes quantities and Spark sizes', () => {
+    expect(quantityToMiB('1536Mi')).toBe(1536);
+    expect(quantityToMiB('2Gi')).toBe(2048);
+    expect(quantityToMiB('1G')).toBeCloseTo(953.67, 1);
+    expect(sparkSizeToMiB('896m')).toBe(896);
+    expect(sparkSizeToMiB('2g')).toBe(2048);
+  });
+});

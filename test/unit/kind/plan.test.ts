@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { MEMORY_LIMIT_MIB } from '../../../src/targets/kind/budget.ts';
+import { formatBudget } from '../../../src/targets/kind/plan.ts';
+import { CHANGED_KIND_CONFIG, kindTarget } from './support/targets.ts';
+
+describe('up --target kind --plan', () => {
+  it('default config: snapshot of the whole plan (steps, commands, manifests, budget)', async () => {
+    const plan = await kindTarget().plan();
+    expect(JSON.parse(JSON.stringify(plan))).toMatchSnapshot();
+  });
+
+  it('changed config (Docker Desktop cluster, other namespace, ports and sizes): snapshot', async () => {
+    const plan = await kindTarget(CHANGED_KIND_CONFIG).plan();
+    expect(JSON.parse(JSON.stringify(plan))).toMatchSnapshot();
+  });
+
+  it('has the JSON shape the CLI prints: steps [{name, commands, manifests}], memory_budget {limit_mib, total_mib, items}', async () => {
+    const plan = await kindTarget().plan();
+    expect(plan.steps.length).toBeGreaterThan(10);
+    for (const s of plan.steps) {
+      expect(typeof s.name).toBe('string');
+      expect(Array.isArray(s.commands) && s.commands.every((c) => c.every((a) => typeof a === 'string'))).toBe(true);
+      for (const m of s.manifests) expect(Object.keys(m)).toEqual(expect.arrayContaining(['kind', 'name', 'object']));
+    }
+    expect(plan.memory_budget.limit_mib).toBe(MEMORY_LIMIT_MIB);
+    expect(plan.memory_budget.items.every((i) => i.limit_mib >= i.request_mib && i.request_mib > 0)).toBe(true);
+  });
+
+  it('the first step is preflight, which only reads (docker info, tool versions)', async () => {
+    const [first] = (await kindTarget().plan()).steps;
+    expect(first!.name).toMatch(/^Preflight/);
+    expect(first!.commands.map((c) => c.slice(0, 2).join(' '))).toEqual(['docker info', 'kind version', 'helm version', 'kubectl version']);
+    expect(first!.manifests).toEqual([]);
+  });
+
+  it('Docker Desktop mode neither creates a cluster nor loads images into one', async () => {
+    const commands = (await kindTarget({ cluster: 'docker-desktop' }).plan()).steps.flatMap((s) => s.commands.map((c) => c.join(' ')));
+    expect(commands.filter((c) => /^kind /.test(c))).toEqual([]);
+    expect(commands.some((c) => c.includes('--kube-context docker-desktop'))).toBe(true);
+  });
+
+  it('the human budget table lists every item and the headroom', async () => {
+    const text = formatBudget((await kindTarget().plan()).memory_budget);
+    expect(text).toMatch(/Spark executors \(max dynamic allocation\) ×2 +2560 +2560/);
+    expect(text).toMatch(/budget 9728 MiB \(9\.5 GB\): headroom \d+ MiB/);
+  });
+});

@@ -1,0 +1,99 @@
+import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
+import os from 'node:os';
+import nodePath from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { RecordingStatus } from '../../../src/cli/status.ts';
+import { runSteps } from '../../../src/steps/step.ts';
+import { execaRunner, versionAtLeast, type CommandRunner } from '../../../src/targets/kind/exec.ts';
+import { nodeImageFor, parseDockerInfo, runPreflightChecks, wslMemoryFix } from '../../../src/targets/kind/steps/preflight.ts';
+import { kindTarget } from './support/targets.ts';
+import { defaultKindConfig } from '../../../src/targets/kind/config.ts';
+import type { KindEnv } from '../../../src/targets/kind/context.ts';
+
+/** A directory with stub programs, so the tools "exist" on PATH for these tests. */
+function binDir(names: string[]): string {
+  const dir = mkdtempSync(nodePath.join(os.tmpdir(), 'speedlayer-bin-'));
+  for (const n of names) {
+    writeFileSync(nodePath.join(dir, n), '#!/bin/sh\nexit 0\n');
+    chmodSync(nodePath.join(dir, n), 0o755);
+  }
+  return dir;
+}
+
+function recording(answers: Record<string, string | Error>): CommandRunner & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    async run(command) {
+      const key = command.slice(0, 2).join(' ');
+      calls.push(command.join(' '));
+      const a = answers[key];
+      if (a instanceof Error) throw a;
+      if (a === undefined) throw new Error(`unexpected ${key}`);
+      return { stdout: a, stderr: '' };
+    },
+  };
+}
+
+const dockerInfo = (memMiB: number) => JSON.stringify({ MemTotal: memMiB * 1024 * 1024, ServerVersion: '28.3.2', OperatingSystem: 'Docker Desktop', NCPU: 8 });
+
+function env(runner: CommandRunner, PATH: string, platform: NodeJS.Platform = 'linux'): KindEnv {
+  return {
+    config: { ...defaultKindConfig(), ports: { clickhouseHttp: 1, kafka: 2, sparkUi: 3 } }, home: '/h', env: { PATH }, platform,
+    pathApi: nodePath, projectRoot: '/repo', tmpDir: '/tmp', runner, kube: () => { throw new Error('no API in preflight'); },
+  };
+}
+
+describe('preflight', () => {
+  it('on this machine (no Docker engine): `up` fails in its first step with a clear message, and runs only read-only commands', async () => {
+    const calls: string[] = [];
+    const real = execaRunner(process.env);
+    const runner: CommandRunner = { run: (c, o) => { calls.push(c.join(' ')); return real.run(c, o); } };
+    const target = kindTarget({}, { runner, kube: () => { throw new Error('must not reach the API'); } });
+    const status = new RecordingStatus();
+    const steps = await target.upSteps();
+    const run = runSteps(steps, { status, signal: new AbortController().signal });
+    await expect(run).rejects.toThrow(/Docker engine (not reachable|docker CLI not found)/);
+    const err = await run.catch((e) => e);
+    expect(err.fix).toMatch(/Docker Desktop/);
+    expect(status.events.filter((e) => e.startsWith('start'))).toEqual([`start ${steps[0]!.name}`]);
+    for (const c of calls) expect(c).toMatch(/^(docker info|kind version|helm version|kubectl version)/);
+  });
+
+  it('too little Docker memory explains .wslconfig on Windows', async () => {
+    const dir = binDir(['docker', 'kind', 'helm', 'kubectl']);
+    const runner = recording({
+      'docker info': dockerInfo(6000), 'kind version': 'kind v0.32.0 go1.24 linux/amd64', 'helm version': 'v3.19.0+g1',
+      'kubectl version': JSON.stringify({ clientVersion: { gitVersion: 'v1.36.0' } }), 'kind get': '',
+    });
+    const result = await runPreflightChecks(env(runner, dir, 'linux'), 8896);
+    const mem = result.checks.find((c) => c.name === 'Docker memory')!;
+    expect(mem.ok).toBe(false);
+    expect(wslMemoryFix(8896, 'win32')).toMatch(/\.wslconfig[\s\S]*\[wsl2\][\s\S]*memory=11GB[\s\S]*wsl --shutdown/);
+  });
+
+  it('old or missing tools each get their own fix', async () => {
+    const dir = binDir(['docker', 'kind', 'kubectl']);
+    const runner = recording({
+      'docker info': dockerInfo(16000), 'kind version': 'kind v0.20.0 go1.20 linux/amd64',
+      'kubectl version': JSON.stringify({ clientVersion: { gitVersion: 'v1.36.0' } }), 'kind get': '',
+    });
+    const failed = (await runPreflightChecks(env(runner, dir), 8896)).checks.filter((c) => !c.ok);
+    expect(failed.map((c) => c.name)).toEqual(['kind', 'helm']);
+    expect(failed[0]!.fix).toMatch(/kind 0\.32\.0 or newer/);
+    expect(failed[1]!.fix).toMatch(/winget install Helm\.Helm/);
+  });
+
+  it('picks the node image built for the installed kind release, pinned by digest', () => {
+    expect(nodeImageFor('0.32.0')).toMatch(/^kindest\/node:v1\.36\.1@sha256:[0-9a-f]{64}$/);
+    expect(nodeImageFor('0.33.1')).toMatch(/^kindest\/node:v1\.36\.4@sha256:/);
+    expect(nodeImageFor(undefined, 'kindest/node:v1.35.8@sha256:' + 'a'.repeat(64))).toContain('v1.35.8');
+  });
+
+  it('parses docker info and compares versions', () => {
+    expect(parseDockerInfo(dockerInfo(12000) + '\r\n')).toMatchObject({ memMiB: 12000, serverVersion: '28.3.2' });
+    expect(versionAtLeast('0.32.0', '0.32.0')).toBe(true);
+    expect(versionAtLeast('v0.31.9', '0.32.0')).toBe(false);
+    expect(versionAtLeast('4.0.1+gabc', '3.8.0')).toBe(true);
+  });
+});
