@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clickhouseClient } from '../../src/clients/clickhouse.ts';
 import { pipeline } from '../../src/contract/index.ts';
 import { isAlive } from '../../src/targets/local/supervisor.ts';
-import { cliSandbox, type CliSandbox } from '../support/cli.ts';
+import { cliSandbox, type CliSandbox } from '../../src/bench/cli-sandbox.ts';
 
 /**
  * The whole local stack, for real: Kafka (KRaft) + ClickHouse + the Spark job, driven through the CLI.

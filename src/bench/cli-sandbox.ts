@@ -2,8 +2,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { PROJECT_ROOT } from '../../src/contract/index.ts';
-import { freePort } from '../../src/targets/local/ports.ts';
+import { PROJECT_ROOT } from '../contract/index.ts';
+import { freePort } from '../targets/local/ports.ts';
 
 /** Runs the real CLI as a user would (`node bin/speedlayer.js ...`) against one isolated home. */
 export interface CliSandbox {

@@ -1,0 +1,119 @@
+package dev.speedlayer.job
+
+import java.nio.file.Paths
+import java.util.concurrent.atomic.AtomicBoolean
+
+import scala.util.control.NonFatal
+
+import org.apache.spark.sql.{DataFrame, SparkSession}
+import org.apache.spark.sql.streaming.{StreamingQuery, Trigger}
+
+/** The Spark SQL configuration the job sets (the master is left to spark-submit / -Dspark.master). */
+object JobSparkConf {
+  val RocksDbStateStoreProvider = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+
+  def settings(shufflePartitions: Int): Map[String, String] = Map(
+    "spark.sql.shuffle.partitions" -> shufflePartitions.toString,
+    // State (added by later stages of the pipeline) lives in RocksDB, with changelog
+    // checkpointing: each micro-batch uploads only the changes, not a snapshot.
+    "spark.sql.streaming.stateStore.providerClass" -> RocksDbStateStoreProvider,
+    "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled" -> "true",
+    "spark.sql.session.timeZone" -> "UTC")
+}
+
+/**
+ * Kafka events topic -> validation -> ClickHouse `events` / `dead_letters` + dead-letter topic.
+ *
+ * Only I/O lives here; the transformations are in Transformations.scala and the batch writer
+ * in SpeedLayerBatch. Output on stdout, for the CLI:
+ *  - `SPEEDLAYER_PROGRESS {...}` after every micro-batch (see ProgressListener);
+ *  - `SPEEDLAYER_FAILED <message>` when the query (or its start) fails; the exit code is then 1.
+ * Bad arguments print the usage to stderr and exit with 2.
+ */
+object SpeedLayerJob {
+  val FailedPrefix = "SPEEDLAYER_FAILED "
+  val QueryName = "speedlayer-events"
+
+  def main(args: Array[String]): Unit = {
+    val config = JobArgs.parse(args.toIndexedSeq, sys.env) match {
+      case Right(c) => c
+      case Left(message) =>
+        System.err.println(message)
+        sys.exit(if (args.contains("--help") || args.contains("-h")) 0 else 2)
+    }
+
+    val shuttingDown = new AtomicBoolean(false)
+    Runtime.getRuntime.addShutdownHook(new Thread(() => shuttingDown.set(true), "speedlayer-shutdown-flag"))
+
+    val exitCode =
+      try {
+        val spark = SparkSession.builder().appName("speedlayer").config(JobSparkConf.settings(config.shufflePartitions)).getOrCreate()
+        spark.streams.addListener(new ProgressListener(config.progressFile.map(Paths.get(_))))
+        val query = start(spark, config)
+        query.awaitTermination()
+        0
+      } catch {
+        case NonFatal(e) if shuttingDown.get() =>
+          System.err.println(s"speedlayer: stopped by JVM shutdown (${e.getClass.getSimpleName})")
+          0
+        case NonFatal(e) =>
+          System.out.println(FailedPrefix + failureMessage(e))
+          System.out.flush()
+          e.printStackTrace(System.err)
+          1
+      }
+    if (!shuttingDown.get()) {
+      // Spark's non-daemon threads would keep the JVM alive; exit explicitly with the code.
+      sys.exit(exitCode)
+    }
+  }
+
+  def readEvents(spark: SparkSession, config: JobConfig): DataFrame =
+    spark.readStream
+      .format("kafka")
+      .option("kafka.bootstrap.servers", config.bootstrapServers)
+      .option("subscribe", config.eventsTopic)
+      .option("startingOffsets", config.startingOffsets)
+      .option("maxOffsetsPerTrigger", config.maxOffsetsPerTrigger.toString)
+      // Spark's default, stated: offsets that vanished (retention, a recreated topic) fail the
+      // query instead of being skipped silently.
+      .option("failOnDataLoss", "true")
+      // Spark manages offsets in the checkpoint; the group id only names the consumers.
+      .option("groupIdPrefix", Contract.pipeline.consumerGroup)
+      .load()
+
+  def start(spark: SparkSession, config: JobConfig): StreamingQuery = {
+    val pipeline = Contract.pipeline
+    val batch = new SpeedLayerBatch(
+      limits = pipeline.limits,
+      clickhouse = config.clickhouse,
+      tables = Tables(pipeline.eventsTable, pipeline.deadLettersTable),
+      publishDeadLetters = SpeedLayerBatch.kafkaPublisher(config.bootstrapServers, config.deadLetterTopic))
+    val writeBatch: (DataFrame, Long) => Unit = batch
+    readEvents(spark, config).writeStream
+      .queryName(QueryName)
+      .option("checkpointLocation", config.checkpointDir)
+      .trigger(Trigger.ProcessingTime(config.triggerSeconds.toLong * 1000L))
+      .foreachBatch(writeBatch)
+      .start()
+  }
+
+  /**
+   * One line for SPEEDLAYER_FAILED: the most specific error (the deepest cause raised by the
+   * job's own code, e.g. a ClickHouse insert that failed every attempt, else the root cause),
+   * then the streaming query's ids if the failure was a query's.
+   */
+  def failureMessage(e: Throwable): String = {
+    def oneLine(s: String) = Option(s).getOrElse("").replaceAll("\\s+", " ").trim
+    val chain = Iterator.iterate(e)(_.getCause).takeWhile(_ != null).take(32).toSeq
+    val cause = chain.reverse.find(_.getClass.getName.startsWith("dev.speedlayer.")).getOrElse(chain.last)
+    val causeText = s"${cause.getClass.getName}: ${oneLine(cause.getMessage)}"
+    val QueryIds = """Query \[id = ([^,\]]+), runId = ([^\]]+)\]""".r.unanchored
+    val context = Option(e.getMessage) match {
+      case Some(QueryIds(id, runId)) => s" (query id $id, run id $runId)"
+      case _ => ""
+    }
+    val text = causeText + context
+    if (text.length > 4000) text.take(4000) + "..." else text
+  }
+}

@@ -1,0 +1,66 @@
+package dev.speedlayer.job
+
+import java.nio.file.{Files, Paths}
+
+import scala.jdk.CollectionConverters._
+
+import com.fasterxml.jackson.databind.ObjectMapper
+import org.scalatest.funsuite.AnyFunSuite
+
+/** The job against the shared contract in src/contract (read from the classpath). */
+class ContractSuite extends AnyFunSuite with SharedSpark {
+
+  private val contractDir = Paths.get(sys.props("speedlayer.contractDir"))
+
+  /** Column names of `CREATE TABLE IF NOT EXISTS <table>` in the migration, in order. */
+  private def ddlColumns(table: String): Seq[String] = {
+    val sql = Contract.resourceText(Contract.EventsMigrationPath)
+    val start = sql.indexOf(s"CREATE TABLE IF NOT EXISTS $table\n")
+    assert(start >= 0, s"no CREATE TABLE $table")
+    val body = sql.substring(sql.indexOf("(", start) + 1, sql.indexOf("\n)", start))
+    body.split("\n").toSeq.map(_.trim).filter(l => l.nonEmpty && !l.startsWith("--")).map(_.split("\\s+")(0))
+  }
+
+  test("the contract files on the classpath are src/contract itself, not copies") {
+    Seq("pipeline.json", "event.schema.json", "clickhouse/migrations/0001_events.sql").foreach { f =>
+      assert(Contract.resourceText(s"contract/$f") === new String(Files.readAllBytes(contractDir.resolve(f)), "UTF-8"), f)
+    }
+  }
+
+  test("pipeline.json: main class, tables and limits as the job uses them") {
+    val p = Contract.pipeline
+    assert(p.mainClass === SpeedLayerJob.getClass.getName.stripSuffix("$"))
+    assert(p.eventsTable === "events")
+    assert(p.deadLettersTable === "dead_letters")
+    assert(p.limits.maxEventBytes > 0 && p.limits.maxPayloadBytes >= p.limits.maxEventBytes)
+    assert(p.triggerIntervalSeconds === 2)
+    assert(p.maxOffsetsPerTrigger > 0)
+  }
+
+  test("EventRow has exactly the columns of `events` (minus inserted_at), in order") {
+    assert(ddlColumns("events") === EventRow.columns :+ "inserted_at")
+  }
+
+  test("DeadLetterRow has exactly the columns of `dead_letters` (minus inserted_at), in order") {
+    assert(ddlColumns("dead_letters") === DeadLetterRow.columns :+ "inserted_at")
+  }
+
+  test("every property of event.schema.json has its events column (query -> search_query, items -> items_count)") {
+    val schema = new ObjectMapper().readTree(Contract.resourceText(Contract.EventSchemaPath))
+    val properties = schema.get("properties").fieldNames().asScala.toSeq
+    val renamed = Map("query" -> "search_query", "items" -> "items_count")
+    val stored = properties.filterNot(_ == "schema_version").map(p => renamed.getOrElse(p, p))
+    assert(stored.toSet === EventRow.columns.toSet -- Set("kafka_partition", "kafka_offset"))
+  }
+
+  test("the Spark settings of the job, also used by the tests' session") {
+    assert(JobSparkConf.settings(3) === Map(
+      "spark.sql.shuffle.partitions" -> "3",
+      "spark.sql.streaming.stateStore.providerClass" -> "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
+      "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled" -> "true",
+      "spark.sql.session.timeZone" -> "UTC"))
+    JobSparkConf.settings(2).foreach { case (k, v) => assert(spark.conf.get(k) === v, k) }
+    // The provider class exists on the classpath the job runs with.
+    Class.forName(JobSparkConf.RocksDbStateStoreProvider)
+  }
+}

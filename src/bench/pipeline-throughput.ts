@@ -1,0 +1,68 @@
+/**
+ * Pipeline benchmark: a fresh local stack on free ports in a temporary home (up, submit), then
+ * `loadtest` at the target rate, `status`, and `down --purge`. Writes the report into the pipeline
+ * section of docs/benchmarks.md (unless --no-docs).
+ *
+ *   node --import tsx src/bench/pipeline-throughput.ts [--rate 10000] [--duration 60] [--no-docs]
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { PROJECT_ROOT } from '../contract/index.ts';
+import type { LoadtestReport } from '../report/loadtest.ts';
+import { cliSandbox } from './cli-sandbox.ts';
+
+const BEGIN = '<!-- pipeline:begin (written by src/bench/pipeline-throughput.ts) -->';
+const END = '<!-- pipeline:end -->';
+
+function render(r: LoadtestReport, rate: number, duration: number, setupS: number): string {
+  const q = (x: { p50: number | null; p95: number | null; p99: number | null }) => `${x.p50} / ${x.p95} / ${x.p99}`;
+  return [
+    `Run on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 1024 ** 3)} GB, with`,
+    `\`node --import tsx src/bench/pipeline-throughput.ts --rate ${rate} --duration ${duration}\` (a fresh local stack;`,
+    `\`up\` + \`submit\` took ${setupS.toFixed(0)} s). One run; the machine is shared, so treat single figures as ±20%.`,
+    '',
+    '| figure | value |',
+    '|---|---:|',
+    `| target / achieved events/s | ${r.target_eps} / ${r.achieved_eps} |`,
+    `| produced (valid + malformed) | ${r.produced} (${r.valid_produced} + ${r.malformed_injected}) |`,
+    `| accepted / dead-lettered / missing / duplicated | ${r.accepted} / ${r.dead_lettered} / ${r.missing} / ${r.duplicated} |`,
+    `| drain after producing stopped | ${r.drain_s} s |`,
+    `| end-to-end latency p50 / p95 / p99 (ms) | ${q(r.e2e_latency_ms)} |`,
+    `| dashboard query latency p50 / p95 / p99 (ms), during and after the load | ${q(r.query_latency_ms)} |`,
+    '',
+    '| check | target | actual | result |',
+    '|---|---|---|---|',
+    ...r.checks.map((c) => `| ${c.name} | ${c.target} | ${c.actual} | ${c.passed ? 'pass' : 'FAIL'} |`),
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { rate: { type: 'string', default: '10000' }, duration: { type: 'string', default: '60' }, 'no-docs': { type: 'boolean', default: false } } });
+  const rate = Number(values.rate);
+  const duration = Number(values.duration);
+  const sb = await cliSandbox();
+  try {
+    const t0 = Date.now();
+    await sb.run(['up']);
+    await sb.run(['submit']);
+    const setupS = (Date.now() - t0) / 1000;
+    const lt = await sb.run(['--json', 'loadtest', '--rate', String(rate), '--duration', String(duration)], { reject: false });
+    const report = JSON.parse(lt.stdout) as LoadtestReport;
+    console.log(JSON.stringify(report, null, 2));
+    if (!values['no-docs']) {
+      const file = path.join(PROJECT_ROOT, 'docs', 'benchmarks.md');
+      const text = await readFile(file, 'utf8');
+      const block = `${BEGIN}\n${render(report, rate, duration, setupS)}\n${END}`;
+      const i = text.indexOf(BEGIN);
+      const j = text.indexOf(END);
+      const next = i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + END.length) : `${text.trimEnd()}\n\n## Pipeline throughput and latency\n\n${block}\n`;
+      await writeFile(file, next);
+    }
+  } finally {
+    await sb.run(['down', '--purge', '--yes'], { reject: false });
+  }
+}
+
+await main();
