@@ -10,6 +10,7 @@ export interface LoadtestFlags {
   malformedFraction: number;
   seed: number;
   drainTimeoutSeconds: number;
+  warmupSeconds: number;
 }
 
 function number(raw: unknown, flag: string, rule: (v: number) => boolean, expect: string): number | undefined {
@@ -29,6 +30,7 @@ export function parseLoadtestFlags(raw: Record<string, unknown>, ctx: Pick<Comma
     malformedFraction: number(raw.malformedFraction, '--malformed-fraction', (v) => v >= 0 && v <= 1, 'a fraction between 0 and 1') ?? lt.malformedFraction,
     seed: number(raw.seed, '--seed', (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer') ?? Date.now() % 2 ** 31,
     drainTimeoutSeconds: number(raw.drainTimeout, '--drain-timeout', (v) => v > 0, 'a positive number of seconds') ?? lt.drainTimeoutSeconds,
+    warmupSeconds: number(raw.warmup, '--warmup', (v) => v >= 0, 'a number of seconds (0 for none)') ?? lt.warmupSeconds,
   };
 }
 
@@ -38,7 +40,8 @@ export function addLoadtestOptions(cmd: import('commander').Command): void {
     .option('-d, --duration <seconds>', 'how long to produce (default 60)')
     .option('--malformed-fraction <f>', 'share of deliberately broken records (default 0.01)')
     .option('--seed <n>', 'random seed, to replay the same events')
-    .option('--drain-timeout <seconds>', 'how long to wait for ClickHouse to hold every record (default 120)');
+    .option('--drain-timeout <seconds>', 'how long to wait for ClickHouse to hold every record (default 120)')
+    .option('--warmup <seconds>', 'load produced and drained before the measured run, not measured (default 15; 0 for none)');
 }
 
 export async function loadtest(ctx: CommandContext, flags: LoadtestFlags): Promise<LoadtestReport> {
@@ -73,6 +76,7 @@ export function printReport(ctx: CommandContext, r: LoadtestReport): void {
         ['missing', n(r.missing)],
         ['duplicated', n(r.duplicated)],
         ['drain after producing', `${r.drain_s} s`],
+        ['warm-up before measuring', `${r.warmup_s} s (not counted)`],
         ['end-to-end latency', fmtQuantiles(r.e2e_latency_ms)],
         ['dashboard query latency', fmtQuantiles(r.query_latency_ms)],
       ],

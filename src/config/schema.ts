@@ -38,6 +38,8 @@ export const LoadtestConfigSchema = z.strictObject({
   products: z.number().int().positive().default(2000),
   /** How long to wait for ClickHouse to hold every valid event after producing stops. */
   drainTimeoutSeconds: z.number().positive().default(120),
+  /** Load produced and drained before the measured run, so a just-started job is not measured cold. */
+  warmupSeconds: z.number().min(0).default(15),
 });
 
 export const ChecksConfigSchema = z.strictObject({

@@ -18,6 +18,8 @@ export interface LoadtestOptions {
   users: number;
   products: number;
   drainTimeoutSeconds: number;
+  /** Seconds of load produced and drained before the measured run (JIT, codegen, caches); 0 = none. */
+  warmupSeconds: number;
   seed: number;
   checks: z.infer<typeof ChecksConfigSchema>;
 }
@@ -34,6 +36,7 @@ export interface LoadtestReport {
   missing: number;
   duplicated: number;
   drain_s: number;
+  warmup_s: number;
   e2e_latency_ms: Quantiles;
   query_latency_ms: Quantiles;
   query_latency_by_query_ms: Record<string, Quantiles>;
@@ -67,6 +70,26 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
     }
   };
   try {
+    if (o.warmupSeconds > 0) {
+      // A streaming job that has just started runs its first batches cold (JIT, code generation);
+      // a long-running one does not. The warm-up load is produced and drained but not measured.
+      status.start(`Warm up: ${o.rate.toLocaleString('en-US')} events/s for ${o.warmupSeconds}s (not measured)`);
+      const warmBefore = await eventsTopicEnds(endpoints.kafka.brokers);
+      const warm = await produceLoad({
+        brokers: endpoints.kafka.brokers,
+        rate: o.rate,
+        durationSeconds: o.warmupSeconds,
+        malformedFraction: o.malformedFraction,
+        users: o.users,
+        products: o.products,
+        seed: o.seed + 1,
+        signal,
+      });
+      const warmRanges = offsetRanges(warmBefore, await eventsTopicEnds(endpoints.kafka.brokers));
+      const drained = await waitUntilAccounted(ch, warmRanges, warm.produced, o.drainTimeoutSeconds, status, signal);
+      status.end(drained.complete, drained.complete ? 'pipeline warm' : 'the warm-up load did not drain in time');
+    }
+
     const before = await eventsTopicEnds(endpoints.kafka.brokers);
 
     status.start(`Produce ${o.rate.toLocaleString('en-US')} events/s for ${o.durationSeconds}s`);
@@ -101,16 +124,7 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
     const malformedInjected = produced.produced - produced.valid;
 
     status.start('Wait until ClickHouse holds every record');
-    const drainStart = Date.now();
-    let counts: RunCounts = await runCounts(ch, ranges);
-    while (counts.distinctAccepted + counts.deadLettered < produced.produced && Date.now() - drainStart < o.drainTimeoutSeconds * 1000) {
-      if (signal?.aborted) break;
-      status.update(`${(counts.distinctAccepted + counts.deadLettered).toLocaleString('en-US')} of ${produced.produced.toLocaleString('en-US')}`);
-      await new Promise((r) => setTimeout(r, 1000));
-      counts = await runCounts(ch, ranges);
-    }
-    const drainS = (Date.now() - drainStart) / 1000;
-    const complete = counts.distinctAccepted + counts.deadLettered >= produced.produced;
+    const { counts, drainS, complete } = await waitUntilAccounted(ch, ranges, produced.produced, o.drainTimeoutSeconds, status, signal);
     status.end(complete, complete ? `all ${produced.produced.toLocaleString('en-US')} records accounted for` : `timed out after ${o.drainTimeoutSeconds}s`);
 
     status.start('Measure latency');
@@ -131,6 +145,7 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
       missing: Math.max(0, produced.valid - counts.distinctAccepted),
       duplicated: counts.accepted - counts.distinctAccepted,
       drain_s: Math.round(drainS * 10) / 10,
+      warmup_s: o.warmupSeconds,
       e2e_latency_ms: e2e,
       query_latency_ms: quantiles(allQuerySamples),
       query_latency_by_query_ms: Object.fromEntries([...querySamples.entries()].map(([k, v]) => [k, quantiles(v)])),
@@ -150,4 +165,23 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
   } finally {
     await ch.close();
   }
+}
+
+/** Polls ClickHouse until every record of the offset ranges is in events or dead_letters, or the timeout passes. */
+async function waitUntilAccounted(
+  ch: ReturnType<typeof clickhouseClient>,
+  ranges: OffsetRanges,
+  produced: number,
+  timeoutSeconds: number,
+  status: Status,
+  signal?: AbortSignal,
+): Promise<{ counts: RunCounts; drainS: number; complete: boolean }> {
+  const started = Date.now();
+  let counts = await runCounts(ch, ranges);
+  while (counts.distinctAccepted + counts.deadLettered < produced && Date.now() - started < timeoutSeconds * 1000 && !signal?.aborted) {
+    status.update(`${(counts.distinctAccepted + counts.deadLettered).toLocaleString('en-US')} of ${produced.toLocaleString('en-US')}`);
+    await new Promise((r) => setTimeout(r, 1000));
+    counts = await runCounts(ch, ranges);
+  }
+  return { counts, drainS: (Date.now() - started) / 1000, complete: counts.distinctAccepted + counts.deadLettered >= produced };
 }

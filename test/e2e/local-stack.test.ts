@@ -24,7 +24,7 @@ describe('local stack end to end', () => {
   });
 
   it('accounts for every record of a load test, exactly', async () => {
-    const r = await sb.run(['--json', 'loadtest', '--rate', '2000', '--duration', '15', '--malformed-fraction', '0.02', '--seed', '7'], { reject: false });
+    const r = await sb.run(['--json', 'loadtest', '--rate', '2000', '--duration', '15', '--malformed-fraction', '0.02', '--seed', '7', '--warmup', '0'], { reject: false });
     const report = JSON.parse(r.stdout);
     expect(report.produced).toBe(30000);
     expect(report.malformed_injected).toBeGreaterThan(300);
