@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jobArguments } from '../../../src/targets/local/components/spark-job.ts';
+import { jobArguments } from '../../../src/contract/job-arguments.ts';
 import { NAMES, POD_PATHS, inClusterEndpoints } from '../../../src/targets/kind/names.ts';
 import { kindTarget } from './support/targets.ts';
 
@@ -30,11 +30,14 @@ describe('the SparkApplication (sparkoperator.k8s.io/v1beta2)', () => {
 
   it('runs the same job with the same arguments as the local target (in-cluster addresses)', () => {
     const inCluster = inClusterEndpoints('speedlayer');
-    const local = jobArguments(
-      { kafka: { brokers: [inCluster.kafkaBootstrap] }, clickhouse: { url: inCluster.clickhouseUrl, username: NAMES.clickhouseUser, password: 'x', database: 'speedlayer' } },
-      POD_PATHS.checkpointDir,
-      POD_PATHS.progressFile,
-    );
+    const local = jobArguments({
+      bootstrapServers: inCluster.kafkaBootstrap,
+      clickhouseUrl: inCluster.clickhouseUrl,
+      clickhouseUser: NAMES.clickhouseUser,
+      clickhouseDatabase: 'speedlayer',
+      checkpointDir: POD_PATHS.checkpointDir,
+      progressFile: POD_PATHS.progressFile,
+    });
     expect(app.spec.arguments).toEqual(local);
     expect(app.spec.arguments).not.toContain('x');
     expect(app.spec.driver.env).toEqual([{ name: 'CLICKHOUSE_PASSWORD', valueFrom: { secretKeyRef: { name: NAMES.clickhouseSecret, key: 'password' } } }]);

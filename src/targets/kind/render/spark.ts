@@ -1,3 +1,4 @@
+import { jobArguments } from '../../../contract/job-arguments.ts';
 import { pipeline } from '../../../contract/index.ts';
 import type { KindConfig } from '../config.ts';
 import { CLUSTER_PORTS, NAMES, NODE_PORTS, POD_PATHS, inClusterEndpoints } from '../names.ts';
@@ -16,19 +17,14 @@ export const EXECUTOR_LABELS = { 'speedlayer.dev/app': NAMES.sparkApp, 'speedlay
  */
 export function sparkJobArguments(config: KindConfig): string[] {
   const inCluster = inClusterEndpoints(config.namespace);
-  return [
-    '--bootstrap-servers', inCluster.kafkaBootstrap,
-    '--events-topic', pipeline.kafka.topics.events.name,
-    '--dead-letter-topic', pipeline.kafka.topics.deadLetter.name,
-    '--clickhouse-url', inCluster.clickhouseUrl,
-    '--clickhouse-user', NAMES.clickhouseUser,
-    '--clickhouse-database', CLICKHOUSE_DATABASE,
-    '--checkpoint-dir', POD_PATHS.checkpointDir,
-    '--trigger-seconds', String(pipeline.spark.triggerIntervalSeconds),
-    '--max-offsets-per-trigger', String(pipeline.spark.maxOffsetsPerTrigger),
-    '--starting-offsets', 'earliest',
-    '--progress-file', POD_PATHS.progressFile,
-  ];
+  return jobArguments({
+    bootstrapServers: inCluster.kafkaBootstrap,
+    clickhouseUrl: inCluster.clickhouseUrl,
+    clickhouseUser: NAMES.clickhouseUser,
+    clickhouseDatabase: CLICKHOUSE_DATABASE,
+    checkpointDir: POD_PATHS.checkpointDir,
+    progressFile: POD_PATHS.progressFile,
+  });
 }
 
 /** Checkpoints and the progress file survive driver restarts on this claim. */

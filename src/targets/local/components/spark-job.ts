@@ -5,6 +5,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { SpeedlayerError } from '../../../cli/errors.ts';
 import { CONTRACT_DIR, pipeline } from '../../../contract/index.ts';
+import { jobArguments } from '../../../contract/job-arguments.ts';
 import type { JobProgress, StackEndpoints } from '../../target.ts';
 import { SPARK_PROJECT_DIR } from '../paths.ts';
 import { ManagedProcess } from '../supervisor.ts';
@@ -65,23 +66,6 @@ export interface SparkJobOptions {
   endpoints: () => Promise<StackEndpoints>;
 }
 
-/** The job's arguments: the same on both targets (kind passes them in the SparkApplication). */
-export function jobArguments(e: StackEndpoints, checkpointDir: string, progressFile: string): string[] {
-  return [
-    '--bootstrap-servers', e.kafka.brokers.join(','),
-    '--events-topic', pipeline.kafka.topics.events.name,
-    '--dead-letter-topic', pipeline.kafka.topics.deadLetter.name,
-    '--clickhouse-url', e.clickhouse.url,
-    '--clickhouse-user', e.clickhouse.username,
-    '--clickhouse-database', e.clickhouse.database,
-    '--checkpoint-dir', checkpointDir,
-    '--trigger-seconds', String(pipeline.spark.triggerIntervalSeconds),
-    '--max-offsets-per-trigger', String(pipeline.spark.maxOffsetsPerTrigger),
-    '--starting-offsets', 'earliest',
-    '--progress-file', progressFile,
-  ];
-}
-
 export async function readJobProgress(progressFile: string): Promise<JobProgress | undefined> {
   try {
     const p = JSON.parse(await readFile(progressFile, 'utf8'));
@@ -133,7 +117,14 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
           '-cp',
           [classpath, path.join(target, 'classes')].join(path.delimiter),
           pipeline.spark.mainClass,
-          ...jobArguments(e, o.checkpointDir, o.progressFile),
+          ...jobArguments({
+            bootstrapServers: e.kafka.brokers.join(','),
+            clickhouseUrl: e.clickhouse.url,
+            clickhouseUser: e.clickhouse.username,
+            clickhouseDatabase: e.clickhouse.database,
+            checkpointDir: o.checkpointDir,
+            progressFile: o.progressFile,
+          }),
         ],
         // The password travels in the environment, not on the command line (ps shows arguments).
         env: { ...globalThis.process.env, CLICKHOUSE_PASSWORD: e.clickhouse.password },
