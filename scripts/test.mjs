@@ -1,33 +1,79 @@
 #!/usr/bin/env node
-// `npm test`: every suite, cheapest first, stopping at the first failure.
+// `npm test`: every suite, cheapest first, stopping at the first failure, then one closing line
+// "N passed, N failed" over all suites (vitest and ScalaTest counts).
 // The integration and e2e suites install what they need themselves (Kafka jars via Maven,
 // the chDB virtualenv via pip) into a cache shared across runs: .speedlayer/cache.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const env = { ...process.env, SPEEDLAYER_CACHE: process.env.SPEEDLAYER_CACHE ?? path.join(root, '.speedlayer', 'cache') };
 const only = process.argv.slice(2);
+const reports = mkdtempSync(path.join(os.tmpdir(), 'speedlayer-test-reports-'));
+const vitest = (project) => ['vitest', 'run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile.json=${path.join(reports, `${project}.json`)}`];
 
 const suites = [
   ['typecheck', 'npx', ['tsc', '--noEmit']],
-  ['unit', 'npx', ['vitest', 'run', '--project', 'unit']],
+  ['unit', 'npx', vitest('unit')],
   // package = compile + ScalaTest + the jar and classpath the local target runs.
   ['spark', 'mvn', ['-B', '-q', '-f', 'spark/pom.xml', 'package']],
-  ['integration', 'npx', ['vitest', 'run', '--project', 'integration']],
-  ['e2e', 'npx', ['vitest', 'run', '--project', 'e2e']],
+  ['integration', 'npx', vitest('integration')],
+  ['e2e', 'npx', vitest('e2e')],
 ];
 
+const totals = { passed: 0, failed: 0, skipped: 0 };
+
+function run(cmd, args) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let tail = '';
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      tail = (tail + chunk.toString()).slice(-20000);
+    });
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), tail }));
+  });
+}
+
+function count(name, tail) {
+  if (name === 'spark') {
+    // ScalaTest: "Tests: succeeded 82, failed 0, canceled 0, ignored 0, pending 0"
+    const m = [...tail.matchAll(/Tests: succeeded (\d+), failed (\d+), canceled (\d+), ignored (\d+)/g)].pop();
+    if (m) {
+      totals.passed += Number(m[1]);
+      totals.failed += Number(m[2]);
+      totals.skipped += Number(m[3]) + Number(m[4]);
+    }
+    return;
+  }
+  try {
+    const r = JSON.parse(readFileSync(path.join(reports, `${name}.json`), 'utf8'));
+    totals.passed += r.numPassedTests;
+    totals.failed += r.numFailedTests;
+    totals.skipped += r.numPendingTests + (r.numTodoTests ?? 0);
+  } catch {
+    /* typecheck has no counts */
+  }
+}
+
+let failedSuite;
 for (const [name, cmd, args] of suites) {
   if (only.length && !only.includes(name)) continue;
   const started = Date.now();
   console.log(`\n=== ${name}: ${cmd} ${args.join(' ')}`);
-  const r = spawnSync(cmd, args, { cwd: root, env, stdio: 'inherit' });
+  const { code, tail } = await run(cmd, args);
+  count(name, tail);
   const secs = ((Date.now() - started) / 1000).toFixed(0);
-  if (r.status !== 0) {
-    console.error(`=== ${name} FAILED after ${secs}s (exit ${r.status ?? r.signal})`);
-    process.exit(1);
+  if (code !== 0) {
+    console.error(`=== ${name} FAILED after ${secs}s (exit ${code})`);
+    failedSuite = name;
+    break;
   }
   console.log(`=== ${name} passed in ${secs}s`);
 }
+if (failedSuite && totals.failed === 0) totals.failed = 1; // a suite that failed without a count (e.g. tsc)
+console.log(`\n${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`);
+process.exit(failedSuite ? 1 : 0);
