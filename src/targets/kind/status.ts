@@ -1,3 +1,4 @@
+import { parseJobProgress } from '../../report/job-progress.ts';
 import type { ComponentState, JobProgress } from '../target.ts';
 import { MEMORY_LIMIT_MIB } from './budget.ts';
 import type { KubeApi, KubeObject } from './k8s.ts';
@@ -59,15 +60,7 @@ export async function kindJobProgress(kube: KubeApi, namespace: string): Promise
   const running = drivers.find((p) => p.status?.phase === 'Running');
   if (!running) return undefined;
   try {
-    const p = JSON.parse(await kube.execRead(namespace, running.metadata.name, 'spark-kubernetes-driver', ['cat', POD_PATHS.progressFile]));
-    return {
-      batchId: Number(p.batchId),
-      lastBatchAt: String(p.timestamp),
-      numInputRows: Number(p.numInputRows ?? 0),
-      inputRowsPerSecond: Number(p.inputRowsPerSecond ?? 0),
-      processedRowsPerSecond: Number(p.processedRowsPerSecond ?? 0),
-      batchDurationMs: Number(p.durationMs?.triggerExecution ?? 0),
-    };
+    return parseJobProgress(await kube.execRead(namespace, running.metadata.name, 'spark-kubernetes-driver', ['cat', POD_PATHS.progressFile]));
   } catch {
     return undefined;
   }

@@ -1,3 +1,4 @@
+import { parseJobProgress } from '../../../report/job-progress.ts';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -68,15 +69,7 @@ export interface SparkJobOptions {
 
 export async function readJobProgress(progressFile: string): Promise<JobProgress | undefined> {
   try {
-    const p = JSON.parse(await readFile(progressFile, 'utf8'));
-    return {
-      batchId: Number(p.batchId),
-      lastBatchAt: String(p.timestamp),
-      numInputRows: Number(p.numInputRows ?? 0),
-      inputRowsPerSecond: Number(p.inputRowsPerSecond ?? 0),
-      processedRowsPerSecond: Number(p.processedRowsPerSecond ?? 0),
-      batchDurationMs: Number(p.durationMs?.triggerExecution ?? 0),
-    };
+    return parseJobProgress(await readFile(progressFile, 'utf8'));
   } catch {
     return undefined;
   }
