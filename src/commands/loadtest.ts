@@ -11,6 +11,7 @@ export interface LoadtestFlags {
   seed: number;
   drainTimeoutSeconds: number;
   warmupSeconds: number;
+  eventTimeScale: number;
 }
 
 function number(raw: unknown, flag: string, rule: (v: number) => boolean, expect: string): number | undefined {
@@ -31,6 +32,7 @@ export function parseLoadtestFlags(raw: Record<string, unknown>, ctx: Pick<Comma
     seed: number(raw.seed, '--seed', (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer') ?? Date.now() % 2 ** 31,
     drainTimeoutSeconds: number(raw.drainTimeout, '--drain-timeout', (v) => v > 0, 'a positive number of seconds') ?? lt.drainTimeoutSeconds,
     warmupSeconds: number(raw.warmup, '--warmup', (v) => v >= 0, 'a number of seconds (0 for none)') ?? lt.warmupSeconds,
+    eventTimeScale: number(raw.eventTimeScale, '--event-time-scale', (v) => v >= 1, 'a factor >= 1') ?? 1,
   };
 }
 
@@ -41,7 +43,8 @@ export function addLoadtestOptions(cmd: import('commander').Command): void {
     .option('--malformed-fraction <f>', 'share of deliberately broken records (default 0.01)')
     .option('--seed <n>', 'random seed, to replay the same events')
     .option('--drain-timeout <seconds>', 'how long to wait for ClickHouse to hold every record (default 120)')
-    .option('--warmup <seconds>', 'load produced and drained before the measured run, not measured (default 15; 0 for none)');
+    .option('--warmup <seconds>', 'load produced and drained before the measured run, not measured (default 15; 0 for none)')
+    .option('--event-time-scale <factor>', 'event time runs this many times faster than wall time, ending now (default 1; 20 = 40 min of event time in 120 s: idle gaps and session timeouts)');
 }
 
 export async function loadtest(ctx: CommandContext, flags: LoadtestFlags): Promise<LoadtestReport> {
@@ -77,6 +80,8 @@ export function printReport(ctx: CommandContext, r: LoadtestReport): void {
         ['duplicated', n(r.duplicated)],
         ['drain after producing', `${r.drain_s} s`],
         ['warm-up before measuring', `${r.warmup_s} s (not counted)`],
+        ['injected: duplicates / late / out of order', `${n(r.injected.duplicate)} / ${n(r.injected.late)} / ${n(r.injected.out_of_order)}`],
+        ['expected: events / sessions / tier changes', `${n(r.ground_truth.accepted)} / ${n(r.ground_truth.sessions)} / ${n(r.ground_truth.tier_changes)}`],
         ['end-to-end latency', fmtQuantiles(r.e2e_latency_ms)],
         ['dashboard query latency', fmtQuantiles(r.query_latency_ms)],
       ],

@@ -15,7 +15,7 @@ export interface TopicSpec {
 export interface PipelineContract {
   kafka: { topics: { events: TopicSpec; deadLetter: TopicSpec; users: TopicSpec }; consumerGroup: string };
   clickhouse: { database: string; tables: Record<string, string> & { events: string; deadLetters: string; schemaMigrations: string } };
-  spark: { triggerIntervalSeconds: number; maxOffsetsPerTrigger: number; mainClass: string };
+  spark: { triggerIntervalSeconds: number; maxOffsetsPerTrigger: number; watermarkDelaySeconds: number; mainClass: string };
   deadLetter: { maxPayloadBytes: number; maxEventBytes: number };
 }
 

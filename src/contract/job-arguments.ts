@@ -16,6 +16,7 @@ export function jobArguments(io: JobIo): string[] {
     '--bootstrap-servers', io.bootstrapServers,
     '--events-topic', pipeline.kafka.topics.events.name,
     '--dead-letter-topic', pipeline.kafka.topics.deadLetter.name,
+    '--users-topic', pipeline.kafka.topics.users.name,
     '--clickhouse-url', io.clickhouseUrl,
     '--clickhouse-user', io.clickhouseUser,
     '--clickhouse-database', io.clickhouseDatabase,
@@ -24,5 +25,6 @@ export function jobArguments(io: JobIo): string[] {
     '--max-offsets-per-trigger', String(pipeline.spark.maxOffsetsPerTrigger),
     '--starting-offsets', 'earliest',
     '--progress-file', io.progressFile,
+    '--watermark-delay-seconds', String(pipeline.spark.watermarkDelaySeconds),
   ];
 }

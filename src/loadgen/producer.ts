@@ -1,8 +1,8 @@
 import { CompressionTypes, type Message } from 'kafkajs';
 import { kafkaClient } from '../clients/kafka.ts';
 import { pipeline } from '../contract/index.ts';
-import { EventGenerator, malformedRecord, type MalformedKind } from './events.ts';
-import { Random } from './random.ts';
+import { EventGenerator, marginsFor, type Injected, type InjectionOptions, type MalformedKind, type UserRecord } from './events.ts';
+import { RecordLog } from './record-log.ts';
 
 export interface ProduceOptions {
   brokers: string[];
@@ -12,6 +12,27 @@ export interface ProduceOptions {
   users: number;
   products: number;
   seed: number;
+  /** User ids of this run are `${userPrefix}NNNNNN` (default 'u'); a fresh prefix per run keeps earlier runs' state out. */
+  userPrefix?: string;
+  /**
+   * Event time runs this many times faster than wall time (default 1), starting in the past so that
+   * it ends about now (never before `initialMaxEventTime`, never after now): with 20, a 120 s run
+   * covers 40 min of event time, so idle gaps > 30 min and session timeouts happen during the run.
+   */
+  eventTimeScale?: number;
+  /**
+   * Where the accelerated event clock starts (default: so that it ends about now). A warm-up before a
+   * measured run passes an earlier start, so that the measured run still has event time to cover.
+   */
+  eventTimeStartMs?: number;
+  /** The largest event_time the job saw before this run (e.g. max(event_time) of `events`). */
+  initialMaxEventTime?: number;
+  /** Duplicate, late, out-of-order and idle-gap rates (defaults: DEFAULT_INJECTION). */
+  injection?: Partial<InjectionOptions>;
+  /** Publish the user dimension to `speedlayer.users` before the first event (default true). */
+  publishUsers?: boolean;
+  /** Keep every sent record (RecordLog) for the ground truth (default true). */
+  record?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: { sent: number; elapsedS: number; eps: number }) => void;
 }
@@ -20,31 +41,73 @@ export interface ProduceResult {
   produced: number;
   valid: number;
   malformed: Record<MalformedKind, number>;
+  injected: Record<Exclude<Injected, 'none'>, number>;
   startedAt: number;
   endedAt: number;
   achievedEps: number;
+  /** The user dimension published before the first event. */
+  users: UserRecord[];
+  /** Every record sent, in send order (undefined when record: false). */
+  log?: RecordLog;
+  /** The event-time clock the generator used (undefined: wall clock). */
+  eventClock?: { startMs: number; stepMs: number };
+  /** Band around the watermark the ground truth should watch for this run's clock (marginsFor). */
+  ambiguityMs: number;
 }
 
 const TICK_MS = 50;
-const MALFORMED_KINDS: MalformedKind[] = ['invalid_json', 'schema', 'not_utf8'];
+
+function withoutAmbiguity<T extends { ambiguityMs: number }>(m: T): Omit<T, 'ambiguityMs'> {
+  const { ambiguityMs: _a, ...rest } = m;
+  return rest;
+}
+const USERS_CHUNK = 5000;
 
 /**
- * Produces events paced to `rate` (catching up after slow sends, never bursting beyond the
- * schedule), keyed by user_id so each user's events stay ordered within a partition.
+ * Publishes the run's user dimension, then produces events paced to `rate` (catching up after slow
+ * sends, never bursting beyond the schedule), keyed by user_id so each user's events stay ordered
+ * within a partition. Records what it sent, for the ground truth.
  */
 export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
-  const generator = new EventGenerator({ seed: o.seed, users: o.users, products: o.products });
-  const rnd = new Random(o.seed ^ 0x5eed);
+  const total = Math.round(o.rate * o.durationSeconds);
+  const scale = o.eventTimeScale ?? 1;
+  const t0 = Date.now();
+  const eventClock =
+    scale > 1
+      ? {
+          startMs: Math.max(o.eventTimeStartMs ?? t0 - Math.round(o.durationSeconds * 1000 * (scale - 1)), (o.initialMaxEventTime ?? -Infinity) + 1),
+          stepMs: (scale * 1000) / o.rate,
+        }
+      : undefined;
+  const generator = new EventGenerator({
+    seed: o.seed,
+    users: o.users,
+    products: o.products,
+    userPrefix: o.userPrefix,
+    eventClock,
+    initialMaxEventTime: o.initialMaxEventTime,
+    injection: { ...withoutAmbiguity(marginsFor(scale, o.injection?.watermarkDelayMs)), ...o.injection, malformedFraction: o.malformedFraction },
+  });
+  const users = generator.userDimension();
+  const log = o.record === false ? undefined : new RecordLog(total + 16);
   const producer = kafkaClient(o.brokers, 'speedlayer-loadgen').producer({ allowAutoTopicCreation: false });
   await producer.connect();
   const topic = pipeline.kafka.topics.events.name;
-  const malformed: Record<MalformedKind, number> = { invalid_json: 0, schema: 0, not_utf8: 0 };
+  const malformed: Record<MalformedKind, number> = { invalid_json: 0, schema: 0, not_utf8: 0, too_large: 0 };
+  const injected: ProduceResult['injected'] = { duplicate: 0, late: 0, out_of_order: 0, resumed: 0 };
   let sent = 0;
   let valid = 0;
-  const total = Math.round(o.rate * o.durationSeconds);
-  const startedAt = Date.now();
-  let lastReport = startedAt;
+  let startedAt = Date.now();
   try {
+    if (o.publishUsers !== false) {
+      // Every user of the run before any event: the job must know a user's initial spend before its first purchase.
+      for (let i = 0; i < users.length; i += USERS_CHUNK) {
+        const messages = users.slice(i, i + USERS_CHUNK).map((u) => ({ key: u.user_id, value: JSON.stringify(u) }));
+        await producer.send({ topic: pipeline.kafka.topics.users.name, messages, acks: -1, compression: CompressionTypes.None });
+      }
+    }
+    startedAt = Date.now();
+    let lastReport = startedAt;
     while (sent < total && !o.signal?.aborted) {
       // Each tick's share is sent at the start of the tick, so the schedule ends at duration - tick.
       const due = Math.min(total, Math.floor(((Date.now() - startedAt + TICK_MS) / 1000) * o.rate));
@@ -55,15 +118,18 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
       }
       const messages: Message[] = new Array(n);
       for (let i = 0; i < n; i++) {
-        const event = generator.next();
-        event.produced_at = Date.now();
-        if (rnd.chance(o.malformedFraction)) {
-          const kind = MALFORMED_KINDS[rnd.int(MALFORMED_KINDS.length)]!;
-          malformed[kind]++;
-          messages[i] = { key: event.user_id, value: malformedRecord(event, kind) };
+        const r = generator.nextRecord();
+        if (r.kind === 'malformed') {
+          malformed[r.reason]++;
+          log?.addDeadLetter(r.reason);
+          messages[i] = { key: r.userId, value: r.value };
         } else {
           valid++;
-          messages[i] = { key: event.user_id, value: JSON.stringify(event) };
+          if (r.injected !== 'none') injected[r.injected]++;
+          // A duplicate is the same object as its original: same produced_at, same bytes.
+          r.event.produced_at ??= Date.now();
+          log?.addEvent(r.event);
+          messages[i] = { key: r.event.user_id, value: JSON.stringify(r.event) };
         }
       }
       await producer.send({ topic, messages, acks: -1, compression: CompressionTypes.None });
@@ -79,5 +145,17 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
     await producer.disconnect();
   }
   const endedAt = Date.now();
-  return { produced: sent, valid, malformed, startedAt, endedAt, achievedEps: sent / ((endedAt - startedAt) / 1000) };
+  return {
+    produced: sent,
+    valid,
+    malformed,
+    injected,
+    startedAt,
+    endedAt,
+    achievedEps: sent / ((endedAt - startedAt) / 1000),
+    users,
+    log,
+    eventClock,
+    ambiguityMs: marginsFor(scale, o.injection?.watermarkDelayMs).ambiguityMs,
+  };
 }

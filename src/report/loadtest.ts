@@ -6,6 +6,7 @@ import { pipeline } from '../contract/index.ts';
 import { produceLoad, type ProduceResult } from '../loadgen/producer.ts';
 import type { StackEndpoints } from '../targets/target.ts';
 import { atLeast, atMost, below, equals, type Check } from './checks.ts';
+import { compareWithClickHouse, expectationFor, groundTruthSummary, jobMaxEventTime, lateRows } from './ground-truth-checks.ts';
 import { e2eLatency, runCounts, timeDashboardQueries, type RunCounts } from './pipeline-figures.ts';
 import { offsetRanges, type OffsetRanges } from './run-window.ts';
 import { quantiles, type Quantiles } from './stats.ts';
@@ -21,6 +22,8 @@ export interface LoadtestOptions {
   /** Seconds of load produced and drained before the measured run (JIT, codegen, caches); 0 = none. */
   warmupSeconds: number;
   seed: number;
+  /** Event time runs this many times faster than wall time (default 1; 20 lets 30-min idle gaps and session timeouts happen in a 120 s run). */
+  eventTimeScale?: number;
   checks: z.infer<typeof ChecksConfigSchema>;
 }
 
@@ -37,6 +40,10 @@ export interface LoadtestReport {
   duplicated: number;
   drain_s: number;
   warmup_s: number;
+  /** The run's user-id prefix, what the generator injected, and what the ground-truth model expects. */
+  user_prefix: string;
+  injected: ProduceResult['injected'];
+  ground_truth: ReturnType<typeof groundTruthSummary>;
   e2e_latency_ms: Quantiles;
   query_latency_ms: Quantiles;
   query_latency_by_query_ms: Record<string, Quantiles>;
@@ -69,6 +76,7 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
       querySamples.set(s.name, list);
     }
   };
+  const scale = o.eventTimeScale ?? 1;
   try {
     if (o.warmupSeconds > 0) {
       // A streaming job that has just started runs its first batches cold (JIT, code generation);
@@ -83,14 +91,25 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
         users: o.users,
         products: o.products,
         seed: o.seed + 1,
+        initialMaxEventTime: finite(await jobMaxEventTime(ch)),
+        // Not compared: no record log, no dimension, nothing that does not land in events or dead_letters.
+        record: false,
+        publishUsers: false,
+        injection: { duplicateRate: 0, lateRate: 0 },
+        // An accelerated clock ends where the measured run's begins.
+        eventTimeScale: scale,
+        eventTimeStartMs: Date.now() - (o.warmupSeconds + o.durationSeconds) * 1000 * scale,
         signal,
       });
       const warmRanges = offsetRanges(warmBefore, await eventsTopicEnds(endpoints.kafka.brokers));
-      const drained = await waitUntilAccounted(ch, warmRanges, warm.produced, o.drainTimeoutSeconds, status, signal);
+      const drained = await waitUntilAccounted(ch, warmRanges, () => warm.produced, o.drainTimeoutSeconds, status, signal);
       status.end(drained.complete, drained.complete ? 'pipeline warm' : 'the warm-up load did not drain in time');
     }
 
     const before = await eventsTopicEnds(endpoints.kafka.brokers);
+    // Users of this run only (earlier runs' sessions and tiers stay out), and what the job has seen so far (its watermark).
+    const userPrefix = `r${Date.now().toString(36)}-`;
+    const initialMaxEventTime = finite(await jobMaxEventTime(ch));
 
     status.start(`Produce ${o.rate.toLocaleString('en-US')} events/s for ${o.durationSeconds}s`);
     // Dashboards keep querying while data streams in: that is when their latency matters.
@@ -111,6 +130,9 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
         users: o.users,
         products: o.products,
         seed: o.seed,
+        userPrefix,
+        initialMaxEventTime,
+        eventTimeScale: scale,
         signal,
         onProgress: (p) => status.update(`${p.sent.toLocaleString('en-US')} sent, ${Math.round(p.eps).toLocaleString('en-US')} events/s`),
       });
@@ -123,9 +145,26 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
     const ranges: OffsetRanges = offsetRanges(before, await eventsTopicEnds(endpoints.kafka.brokers));
     const malformedInjected = produced.produced - produced.valid;
 
+    status.start('Compute the ground truth');
+    const { expected, modelMs } = expectationFor(produced, { initialMaxEventTime });
+    status.end(true, `${expected.accepted.toLocaleString('en-US')} events, ${expected.duplicates.toLocaleString('en-US')} duplicates, ${expected.late.toLocaleString('en-US')} late (${Math.round(modelMs)} ms)`);
+
     status.start('Wait until ClickHouse holds every record');
-    const { counts, drainS, complete } = await waitUntilAccounted(ch, ranges, produced.produced, o.drainTimeoutSeconds, status, signal);
+    // Every record lands once: first copies in events, broken ones in dead_letters, late ones in late_events; duplicates nowhere.
+    const { counts, drainS, complete } = await waitUntilAccounted(
+      ch,
+      ranges,
+      async () => produced.produced - expected.duplicates - (await lateRows(ch, ranges)),
+      o.drainTimeoutSeconds,
+      status,
+      signal,
+    );
     status.end(complete, complete ? `all ${produced.produced.toLocaleString('en-US')} records accounted for` : `timed out after ${o.drainTimeoutSeconds}s`);
+
+    status.start('Compare ClickHouse with the ground truth');
+    const truthChecks = await compareWithClickHouse(ch, { ranges, userPrefix, since: produced.startedAt }, expected);
+    const truthFailed = truthChecks.filter((c) => !c.passed).length;
+    status.end(truthFailed === 0, `${truthChecks.length - truthFailed} of ${truthChecks.length} ground-truth checks passed`);
 
     status.start('Measure latency');
     const e2e = await e2eLatency(ch, ranges);
@@ -142,10 +181,13 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
       malformed_injected: malformedInjected,
       accepted: counts.distinctAccepted,
       dead_lettered: counts.deadLettered,
-      missing: Math.max(0, produced.valid - counts.distinctAccepted),
+      missing: Math.max(0, expected.accepted - counts.distinctAccepted),
       duplicated: counts.accepted - counts.distinctAccepted,
       drain_s: Math.round(drainS * 10) / 10,
       warmup_s: o.warmupSeconds,
+      user_prefix: userPrefix,
+      injected: produced.injected,
+      ground_truth: groundTruthSummary(expected, modelMs),
       e2e_latency_ms: e2e,
       query_latency_ms: quantiles(allQuerySamples),
       query_latency_by_query_ms: Object.fromEntries([...querySamples.entries()].map(([k, v]) => [k, quantiles(v)])),
@@ -159,6 +201,7 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
       equals('dead-lettered = malformed injected', report.dead_lettered, malformedInjected),
       atMost('end-to-end latency p95', report.e2e_latency_ms.p95, o.checks.e2eLatencyP95Ms, ' ms'),
       below('dashboard query p95', report.query_latency_ms.p95, o.checks.queryLatencyP95Ms, ' ms'),
+      ...truthChecks,
     ];
     report.passed = report.checks.every((c) => c.passed);
     return report;
@@ -167,21 +210,28 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
   }
 }
 
-/** Polls ClickHouse until every record of the offset ranges is in events or dead_letters, or the timeout passes. */
+const finite = (x: number): number | undefined => (Number.isFinite(x) ? x : undefined);
+
+/**
+ * Polls ClickHouse until events (distinct) + dead_letters of the offset ranges reach `target()`
+ * (re-read each poll: the records that land elsewhere are subtracted there), or the timeout passes.
+ */
 async function waitUntilAccounted(
   ch: ReturnType<typeof clickhouseClient>,
   ranges: OffsetRanges,
-  produced: number,
+  target: () => number | Promise<number>,
   timeoutSeconds: number,
   status: Status,
   signal?: AbortSignal,
 ): Promise<{ counts: RunCounts; drainS: number; complete: boolean }> {
   const started = Date.now();
   let counts = await runCounts(ch, ranges);
-  while (counts.distinctAccepted + counts.deadLettered < produced && Date.now() - started < timeoutSeconds * 1000 && !signal?.aborted) {
-    status.update(`${(counts.distinctAccepted + counts.deadLettered).toLocaleString('en-US')} of ${produced.toLocaleString('en-US')}`);
+  let want = await target();
+  while (counts.distinctAccepted + counts.deadLettered < want && Date.now() - started < timeoutSeconds * 1000 && !signal?.aborted) {
+    status.update(`${(counts.distinctAccepted + counts.deadLettered).toLocaleString('en-US')} of ${want.toLocaleString('en-US')}`);
     await new Promise((r) => setTimeout(r, 1000));
     counts = await runCounts(ch, ranges);
+    want = await target();
   }
-  return { counts, drainS: (Date.now() - started) / 1000, complete: counts.distinctAccepted + counts.deadLettered >= produced };
+  return { counts, drainS: (Date.now() - started) / 1000, complete: counts.distinctAccepted + counts.deadLettered >= want };
 }

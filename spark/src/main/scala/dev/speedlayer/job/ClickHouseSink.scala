@@ -124,6 +124,46 @@ object ClickHouseSink {
     count
   }
 
+  /**
+   * One Spark partition of a micro-batch of the stateful stage's output: one insert per table
+   * that has rows, with the token `<queryId>-<batchId>-<table>-s<sparkPartition>`. Here the
+   * Spark partition id is deterministic: the rows come out of flatMapGroupsWithState, whose
+   * partition i is shuffle partition i (hash of user_id), the same partition as its state
+   * store and so the same on a replay (spark.sql.shuffle.partitions is fixed by the checkpoint),
+   * and the processor's output is a function of (state, input offsets, watermark, batch time),
+   * all restored from the checkpoint. Rows with no Kafka record of their own (a session closed
+   * by the watermark) need such a name.
+   *
+   * @param outputs (field of OutputLines, table, columns)
+   */
+  def writeTables(
+      config: ClickHouseConfig,
+      outputs: Seq[(String, String, Seq[String])],
+      tokenPrefix: String,
+      sparkPartition: Int,
+      rows: Iterator[OutputLines]): BatchCounts = {
+    val bodies = Array.fill(6)(new java.io.ByteArrayOutputStream(16 * 1024))
+    val counts = new Array[Long](6)
+    var duplicates = 0L
+    def add(i: Int, line: Option[String]): Unit = line.foreach { l =>
+      bodies(i).write(l.getBytes(StandardCharsets.UTF_8))
+      bodies(i).write('\n')
+      counts(i) += 1
+    }
+    rows.foreach { r =>
+      add(0, r.events); add(1, r.late_events); add(2, r.sessions); add(3, r.tier_changes); add(4, r.users); add(5, r.dead_letters)
+      if (r.duplicate) duplicates += 1
+    }
+    val fields = Seq("events", "late_events", "sessions", "tier_changes", "users", "dead_letters")
+    fields.zipWithIndex.foreach { case (field, i) =>
+      if (counts(i) > 0) {
+        val (_, table, columns) = outputs.find(_._1 == field).getOrElse(throw new IllegalArgumentException(s"no table for $field"))
+        insertWithRetry(config, table, columns, s"$tokenPrefix-$table-s$sparkPartition", bodies(i).toByteArray, counts(i).toInt)
+      }
+    }
+    BatchCounts(counts(0), counts(1), counts(2), counts(3), counts(4), counts(5), duplicates)
+  }
+
   def insertWithRetry(config: ClickHouseConfig, table: String, columns: Seq[String], token: String, body: Array[Byte], rows: Int): Unit = {
     var attempt = 1
     var backoff = config.initialBackoffMs

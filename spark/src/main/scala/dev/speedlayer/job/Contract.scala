@@ -13,10 +13,16 @@ import com.fasterxml.jackson.databind.{JsonNode, ObjectMapper}
 final case class Pipeline(
     eventsTopic: String,
     deadLetterTopic: String,
+    usersTopic: String,
     consumerGroup: String,
     database: String,
     eventsTable: String,
     deadLettersTable: String,
+    lateEventsTable: String,
+    sessionsTable: String,
+    tierChangesTable: String,
+    usersTable: String,
+    pipelineProgressTable: String,
     triggerIntervalSeconds: Int,
     maxOffsetsPerTrigger: Long,
     mainClass: String,
@@ -29,6 +35,7 @@ object Contract {
   val PipelinePath = "contract/pipeline.json"
   val EventSchemaPath = "contract/event.schema.json"
   val EventsMigrationPath = "contract/clickhouse/migrations/0001_events.sql"
+  val AnalyticsMigrationPath = "contract/clickhouse/migrations/0002_analytics.sql"
 
   private val mapper = new ObjectMapper()
 
@@ -63,10 +70,16 @@ object Contract {
     Pipeline(
       eventsTopic = at("/kafka/topics/events/name").asText(),
       deadLetterTopic = at("/kafka/topics/deadLetter/name").asText(),
+      usersTopic = at("/kafka/topics/users/name").asText(),
       consumerGroup = at("/kafka/consumerGroup").asText(),
       database = at("/clickhouse/database").asText(),
       eventsTable = at("/clickhouse/tables/events").asText(),
       deadLettersTable = at("/clickhouse/tables/deadLetters").asText(),
+      lateEventsTable = at("/clickhouse/tables/lateEvents").asText(),
+      sessionsTable = at("/clickhouse/tables/sessions").asText(),
+      tierChangesTable = at("/clickhouse/tables/tierChanges").asText(),
+      usersTable = at("/clickhouse/tables/users").asText(),
+      pipelineProgressTable = at("/clickhouse/tables/pipelineProgress").asText(),
       triggerIntervalSeconds = at("/spark/triggerIntervalSeconds").asInt(),
       maxOffsetsPerTrigger = at("/spark/maxOffsetsPerTrigger").asLong(),
       mainClass = at("/spark/mainClass").asText(),

@@ -16,7 +16,10 @@ final case class JobConfig(
     maxOffsetsPerTrigger: Long,
     startingOffsets: String,
     progressFile: Option[String],
-    shufflePartitions: Int) {
+    shufflePartitions: Int,
+    usersTopic: String,
+    watermarkDelaySeconds: Int,
+    stateRevisitSeconds: Int) {
 
   def clickhouse: ClickHouseConfig =
     ClickHouseConfig(url = clickhouseUrl, user = clickhouseUser, password = clickhousePassword, database = clickhouseDatabase)
@@ -26,7 +29,8 @@ final case class JobConfig(
       s"clickhouseUrl=$clickhouseUrl, clickhouseUser=$clickhouseUser, clickhousePassword=<redacted>, " +
       s"clickhouseDatabase=$clickhouseDatabase, checkpointDir=$checkpointDir, triggerSeconds=$triggerSeconds, " +
       s"maxOffsetsPerTrigger=$maxOffsetsPerTrigger, startingOffsets=$startingOffsets, progressFile=$progressFile, " +
-      s"shufflePartitions=$shufflePartitions)"
+      s"shufflePartitions=$shufflePartitions, usersTopic=$usersTopic, watermarkDelaySeconds=$watermarkDelaySeconds, " +
+      s"stateRevisitSeconds=$stateRevisitSeconds)"
 }
 
 object JobArgs {
@@ -47,7 +51,10 @@ object JobArgs {
     Opt("max-offsets-per-trigger", Some(pipeline.maxOffsetsPerTrigger.toString), "most Kafka records per micro-batch"),
     Opt("starting-offsets", Some("earliest"), "where a new query starts: earliest, latest or Spark's JSON form"),
     Opt("progress-file", None, "optional: file that always holds the latest progress JSON"),
-    Opt("shuffle-partitions", Some("2"), "spark.sql.shuffle.partitions"))
+    Opt("shuffle-partitions", Some("2"), "spark.sql.shuffle.partitions"),
+    Opt("users-topic", Some(pipeline.usersTopic), "compacted user-dimension topic, read with the events"),
+    Opt("watermark-delay-seconds", Some("120"), "event-time watermark delay: older events are late"),
+    Opt("state-revisit-seconds", Some("60"), "longest processing time before a user's state is revisited without input (closes sessions the watermark expired, forgets old event ids)"))
 
   private val Optional = Set("progress-file")
 
@@ -115,6 +122,8 @@ object JobArgs {
     def value(name: String): String = given.getOrElse(name, known(name).default.getOrElse(""))
     def positiveInt(name: String): Int =
       Try(value(name).toInt).toOption.filter(_ > 0).getOrElse { errors += s"--$name must be a positive integer, got '${value(name)}'"; 1 }
+    def nonNegativeInt(name: String): Int =
+      Try(value(name).toInt).toOption.filter(_ >= 0).getOrElse { errors += s"--$name must be a non-negative integer, got '${value(name)}'"; 0 }
     def positiveLong(name: String): Long =
       Try(value(name).toLong).toOption.filter(_ > 0).getOrElse { errors += s"--$name must be a positive integer, got '${value(name)}'"; 1L }
 
@@ -131,7 +140,10 @@ object JobArgs {
       maxOffsetsPerTrigger = positiveLong("max-offsets-per-trigger"),
       startingOffsets = value("starting-offsets"),
       progressFile = given.get("progress-file").filter(_.nonEmpty),
-      shufflePartitions = positiveInt("shuffle-partitions"))
+      shufflePartitions = positiveInt("shuffle-partitions"),
+      usersTopic = value("users-topic"),
+      watermarkDelaySeconds = nonNegativeInt("watermark-delay-seconds"),
+      stateRevisitSeconds = positiveInt("state-revisit-seconds"))
 
     if (config.clickhouseUrl.nonEmpty && !config.clickhouseUrl.matches("(?i)https?://.+")) {
       errors += s"--clickhouse-url must be an http:// or https:// URL, got '${config.clickhouseUrl}'"

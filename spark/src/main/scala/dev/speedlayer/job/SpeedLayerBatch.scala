@@ -1,37 +1,101 @@
 package dev.speedlayer.job
 
-import org.apache.spark.sql.DataFrame
+import java.util.concurrent.ConcurrentHashMap
+
+import org.apache.spark.TaskContext
+import org.apache.spark.sql.{DataFrame, Dataset, Encoders}
 import org.apache.spark.sql.execution.streaming.StreamExecution
+import org.apache.spark.sql.functions.{col, lit}
+import org.apache.spark.sql.types.BinaryType
 import org.apache.spark.storage.StorageLevel
 
 /** ClickHouse table names (pipeline.json `clickhouse.tables`). */
-final case class Tables(events: String, deadLetters: String)
+final case class Tables(
+    events: String,
+    deadLetters: String,
+    lateEvents: String,
+    sessions: String,
+    tierChanges: String,
+    users: String,
+    pipelineProgress: String) {
+
+  /** (column of OutputLines, table, columns) of every table a batch writes, in write order. */
+  def outputs: Seq[(String, String, Seq[String])] = Seq(
+    ("events", events, EventOut.columns),
+    ("late_events", lateEvents, LateEventOut.columns),
+    ("sessions", sessions, SessionRow.columns),
+    ("tier_changes", tierChanges, TierChangeRow.columns),
+    ("users", users, UserRow.columns),
+    ("dead_letters", deadLetters, DeadLetterRow.columns))
+}
+
+object Tables {
+  def fromContract(p: Pipeline = Contract.pipeline): Tables =
+    Tables(p.eventsTable, p.deadLettersTable, p.lateEventsTable, p.sessionsTable, p.tierChangesTable, p.usersTable, p.pipelineProgressTable)
+}
+
+/** Rows written by one micro-batch, per table, and the rows only counted (duplicates). */
+final case class BatchCounts(
+    events: Long = 0,
+    late_events: Long = 0,
+    sessions: Long = 0,
+    tier_changes: Long = 0,
+    users: Long = 0,
+    dead_letters: Long = 0,
+    duplicates: Long = 0) {
+  def +(o: BatchCounts): BatchCounts = BatchCounts(
+    events + o.events, late_events + o.late_events, sessions + o.sessions, tier_changes + o.tier_changes,
+    users + o.users, dead_letters + o.dead_letters, duplicates + o.duplicates)
+}
 
 /**
- * The `foreachBatch` body: validate, then write the valid events to ClickHouse `events`, and
- * the dead letters to ClickHouse `dead_letters` and to the dead-letter topic.
+ * The counts of the batches that ran in this driver, until the progress listener takes them
+ * (PipelineProgressWriter: one `pipeline_progress` row per batch).
+ */
+object BatchCounters {
+  private val counts = new ConcurrentHashMap[(String, Long), BatchCounts]()
+  def record(queryId: String, batchId: Long, c: BatchCounts): Unit = counts.put((queryId, batchId), c)
+  def take(queryId: String, batchId: Long): Option[BatchCounts] = Option(counts.remove((queryId, batchId)))
+}
+
+/**
+ * The `foreachBatch` body: the processor's output of one micro-batch (events with tier and
+ * session, late events, session versions, tier changes, user-dimension rows, dead letters) is
+ * rendered to JSON once (persisted), written to ClickHouse by one Spark job (each Spark
+ * partition inserts into each table that has rows: ClickHouseSink.writeTables), then the dead
+ * letters also go to the dead-letter topic.
  *
  * @param publishDeadLetters writes (key, value) records to the dead-letter topic; a Kafka
  *                           batch write in the job, a collector in tests.
  */
 final class SpeedLayerBatch(
-    limits: Limits,
     clickhouse: ClickHouseConfig,
     tables: Tables,
     publishDeadLetters: DataFrame => Unit)
-    extends ((DataFrame, Long) => Unit) {
+    extends ((Dataset[Output], Long) => Unit) {
 
-  override def apply(batch: DataFrame, batchId: Long): Unit = {
-    val prefix = s"${SpeedLayerBatch.queryId(batch)}-$batchId" // + "-<table>-<kafka partition>-<first offset>"
-    // Validated once and kept for the three writes (the events, the dead letters twice).
-    val classified = ValidateEvents(limits)(batch).persist(StorageLevel.MEMORY_AND_DISK)
+  override def apply(batch: Dataset[Output], batchId: Long): Unit = {
+    val queryId = SpeedLayerBatch.queryId(batch)
+    val prefix = s"$queryId-$batchId" // + "-<table>-s<spark partition>"
+    // Kept as objects (an RDD cache, not Spark's compressed columnar cache: the rows are read
+    // once or twice, building compressed column batches cost more than it saved).
+    val lines = OutputJson(batch).rdd.persist(StorageLevel.MEMORY_AND_DISK)
     try {
-      ClickHouseSink.write(ToJsonEachRow(SelectEvents(classified)), clickhouse, tables.events, EventRow.columns, prefix)
-      val deadLetters = ToJsonEachRow(SelectDeadLetters(classified))
-      ClickHouseSink.write(deadLetters, clickhouse, tables.deadLetters, DeadLetterRow.columns, prefix)
-      publishDeadLetters(DeadLetterTopicRecords(deadLetters))
+      val config = clickhouse
+      val outputs = tables.outputs
+      val counts = lines
+        .mapPartitions((rows: Iterator[OutputLines]) =>
+          Iterator(ClickHouseSink.writeTables(config, outputs, prefix, TaskContext.getPartitionId(), rows)))
+        .collect()
+        .foldLeft(BatchCounts())(_ + _)
+      BatchCounters.record(queryId, batchId, counts)
+      if (counts.dead_letters > 0) {
+        val spark = batch.sparkSession
+        val values = spark.createDataset(lines.flatMap(_.dead_letters))(Encoders.STRING)
+        publishDeadLetters(values.select(lit(null).cast(BinaryType).as("key"), col("value")))
+      }
     } finally {
-      classified.unpersist(blocking = false)
+      lines.unpersist(blocking = false)
     }
   }
 }
@@ -43,7 +107,7 @@ object SpeedLayerBatch {
    * checkpoint, the same after a restart), not the `runId`. StreamExecution sets it as a
    * local property of the thread that runs the batches, which is the one calling foreachBatch.
    */
-  def queryId(batch: DataFrame): String =
+  def queryId(batch: Dataset[_]): String =
     Option(batch.sparkSession.sparkContext.getLocalProperty(StreamExecution.QUERY_ID_KEY))
       .getOrElse(throw new IllegalStateException("not called from a streaming query (no query id)"))
 

@@ -5,8 +5,8 @@ import java.util.concurrent.atomic.AtomicBoolean
 
 import scala.util.control.NonFatal
 
-import org.apache.spark.sql.{DataFrame, SparkSession}
-import org.apache.spark.sql.streaming.{StreamingQuery, Trigger}
+import org.apache.spark.sql.{DataFrame, Dataset, SparkSession}
+import org.apache.spark.sql.streaming.{OutputMode, StreamingQuery, Trigger}
 
 /** The Spark SQL configuration the job sets (the master is left to spark-submit / -Dspark.master). */
 object JobSparkConf {
@@ -18,11 +18,16 @@ object JobSparkConf {
     // checkpointing: each micro-batch uploads only the changes, not a snapshot.
     "spark.sql.streaming.stateStore.providerClass" -> RocksDbStateStoreProvider,
     "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled" -> "true",
+    // Counting the state's rows costs a RocksDB read on every write (RocksDB.handleMetricsUpdate
+    // in put/remove, seen in profiles of the stateful stage); the count is only a metric.
+    "spark.sql.streaming.stateStore.rocksdb.trackTotalNumberOfRows" -> "false",
     "spark.sql.session.timeZone" -> "UTC")
 }
 
 /**
- * Kafka events topic -> validation -> ClickHouse `events` / `dead_letters` + dead-letter topic.
+ * Kafka events + users topics -> validation -> stateful processing per user (late, dedup, tiers,
+ * sessions: UserProcessor) -> ClickHouse `events`, `late_events`, `sessions`, `tier_changes`, `users`,
+ * `dead_letters` (+ dead-letter topic), and one `pipeline_progress` row per batch.
  *
  * Only I/O lives here; the transformations are in Transformations.scala and the batch writer
  * in SpeedLayerBatch. Output on stdout, for the CLI:
@@ -49,6 +54,7 @@ object SpeedLayerJob {
       try {
         val spark = SparkSession.builder().appName("speedlayer").config(JobSparkConf.settings(config.shufflePartitions)).getOrCreate()
         spark.streams.addListener(new ProgressListener(config.progressFile.map(Paths.get(_))))
+        spark.streams.addListener(new PipelineProgressWriter(config.clickhouse, Contract.pipeline.pipelineProgressTable))
         val query = start(spark, config)
         query.awaitTermination()
         0
@@ -72,7 +78,9 @@ object SpeedLayerJob {
     spark.readStream
       .format("kafka")
       .option("kafka.bootstrap.servers", config.bootstrapServers)
-      .option("subscribe", config.eventsTopic)
+      // Both topics in one source: a user's dimension record and events meet in the same
+      // keyed state (ClassifyRecords splits them by topic).
+      .option("subscribe", s"${config.eventsTopic},${config.usersTopic}")
       .option("startingOffsets", config.startingOffsets)
       .option("maxOffsetsPerTrigger", config.maxOffsetsPerTrigger.toString)
       // Spark's default, stated: offsets that vanished (retention, a recreated topic) fail the
@@ -85,18 +93,23 @@ object SpeedLayerJob {
   def start(spark: SparkSession, config: JobConfig): StreamingQuery = {
     val pipeline = Contract.pipeline
     val batch = new SpeedLayerBatch(
-      limits = pipeline.limits,
       clickhouse = config.clickhouse,
-      tables = Tables(pipeline.eventsTable, pipeline.deadLettersTable),
+      tables = Tables.fromContract(pipeline),
       publishDeadLetters = SpeedLayerBatch.kafkaPublisher(config.bootstrapServers, config.deadLetterTopic))
-    val writeBatch: (DataFrame, Long) => Unit = batch
-    readEvents(spark, config).writeStream
+    val writeBatch: (Dataset[Output], Long) => Unit = batch
+    process(readEvents(spark, config), pipeline.limits, config.usersTopic, config.watermarkDelaySeconds, config.stateRevisitSeconds * 1000L)
+      .writeStream
       .queryName(QueryName)
+      .outputMode(OutputMode.Update())
       .option("checkpointLocation", config.checkpointDir)
       .trigger(Trigger.ProcessingTime(config.triggerSeconds.toLong * 1000L))
       .foreachBatch(writeBatch)
       .start()
   }
+
+  /** Kafka rows of both topics -> validation -> the stateful processor's output. */
+  def process(records: DataFrame, limits: Limits, usersTopic: String, watermarkDelaySeconds: Int, revisitMs: Long): Dataset[Output] =
+    ProcessUsers(ClassifyRecords(limits, usersTopic)(records), watermarkDelaySeconds, revisitMs)
 
   /**
    * One line for SPEEDLAYER_FAILED: the most specific error (the deepest cause raised by the

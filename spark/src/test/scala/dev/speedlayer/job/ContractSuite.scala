@@ -13,12 +13,12 @@ class ContractSuite extends AnyFunSuite with SharedSpark {
   private val contractDir = Paths.get(sys.props("speedlayer.contractDir"))
 
   /** Column names of `CREATE TABLE IF NOT EXISTS <table>` in the migration, in order. */
-  private def ddlColumns(table: String): Seq[String] = {
-    val sql = Contract.resourceText(Contract.EventsMigrationPath)
+  private def ddlColumns(table: String, path: String = Contract.EventsMigrationPath): Seq[String] = {
+    val sql = Contract.resourceText(path)
     val start = sql.indexOf(s"CREATE TABLE IF NOT EXISTS $table\n")
     assert(start >= 0, s"no CREATE TABLE $table")
     val body = sql.substring(sql.indexOf("(", start) + 1, sql.indexOf("\n)", start))
-    body.split("\n").toSeq.map(_.trim).filter(l => l.nonEmpty && !l.startsWith("--")).map(_.split("\\s+")(0))
+    body.split("\n").toSeq.map(_.trim).filter(l => l.nonEmpty && !l.startsWith("--") && !l.startsWith("INDEX ")).map(_.split("\\s+")(0))
   }
 
   test("the contract files on the classpath are src/contract itself, not copies") {
@@ -45,6 +45,23 @@ class ContractSuite extends AnyFunSuite with SharedSpark {
     assert(ddlColumns("dead_letters") === DeadLetterRow.columns :+ "inserted_at")
   }
 
+  test("the rows of the stateful stage have exactly the columns of the 0002 tables (minus inserted_at / updated_at), in order") {
+    val analytics = Contract.AnalyticsMigrationPath
+    assert(ddlColumns("late_events", analytics).filterNot(_ == "inserted_at") === LateEventOut.columns)
+    assert(ddlColumns("sessions", analytics) === SessionRow.columns :+ "inserted_at")
+    assert(ddlColumns("tier_changes", analytics) === TierChangeRow.columns :+ "inserted_at")
+    assert(ddlColumns("users", analytics) === UserRow.columns :+ "updated_at")
+    assert(ddlColumns("pipeline_progress", analytics) === PipelineProgressWriter.columns :+ "inserted_at")
+    // events: 0001's columns + the two ALTERs of 0002.
+    val sql = Contract.resourceText(analytics)
+    assert(sql.contains("ALTER TABLE events ADD COLUMN IF NOT EXISTS tier LowCardinality(String)"))
+    assert(sql.contains("ALTER TABLE events ADD COLUMN IF NOT EXISTS session_id String"))
+    assert(EventOut.columns === EventRow.columns ++ Seq("tier", "session_id"))
+    val p = Contract.pipeline
+    assert(Tables.fromContract(p) === Tables("events", "dead_letters", "late_events", "sessions", "tier_changes", "users", "pipeline_progress"))
+    assert(p.usersTopic === "speedlayer.users")
+  }
+
   test("every property of event.schema.json has its events column (query -> search_query, items -> items_count)") {
     val schema = new ObjectMapper().readTree(Contract.resourceText(Contract.EventSchemaPath))
     val properties = schema.get("properties").fieldNames().asScala.toSeq
@@ -58,6 +75,7 @@ class ContractSuite extends AnyFunSuite with SharedSpark {
       "spark.sql.shuffle.partitions" -> "3",
       "spark.sql.streaming.stateStore.providerClass" -> "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
       "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled" -> "true",
+      "spark.sql.streaming.stateStore.rocksdb.trackTotalNumberOfRows" -> "false",
       "spark.sql.session.timeZone" -> "UTC"))
     JobSparkConf.settings(2).foreach { case (k, v) => assert(spark.conf.get(k) === v, k) }
     // The provider class exists on the classpath the job runs with.

@@ -26,13 +26,18 @@ class JobArgsSuite extends AnyFunSuite {
       maxOffsetsPerTrigger = Contract.pipeline.maxOffsetsPerTrigger,
       startingOffsets = "earliest",
       progressFile = None,
-      shufflePartitions = 2)))
+      shufflePartitions = 2,
+      usersTopic = "speedlayer.users",
+      watermarkDelaySeconds = 120,
+      stateRevisitSeconds = 60)))
   }
 
   test("every option, also in --name=value form") {
     val args = required ++ Seq("--clickhouse-user", "writer", "--clickhouse-password=s3cret", "--trigger-seconds", "5",
-      "--max-offsets-per-trigger=1000", "--starting-offsets", "latest", "--progress-file", "/tmp/p.json", "--shuffle-partitions", "4")
+      "--max-offsets-per-trigger=1000", "--starting-offsets", "latest", "--progress-file", "/tmp/p.json", "--shuffle-partitions", "4",
+      "--users-topic=u", "--watermark-delay-seconds", "0", "--state-revisit-seconds", "3")
     val c = JobArgs.parse(args, Map.empty).toOption.get
+    assert((c.usersTopic, c.watermarkDelaySeconds, c.stateRevisitSeconds) === (("u", 0, 3)))
     assert((c.clickhouseUser, c.clickhousePassword, c.triggerSeconds, c.maxOffsetsPerTrigger, c.startingOffsets, c.progressFile, c.shufflePartitions) ===
       (("writer", "s3cret", 5, 1000L, "latest", Some("/tmp/p.json"), 4)))
   }

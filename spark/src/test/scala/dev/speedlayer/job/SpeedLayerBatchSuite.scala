@@ -5,9 +5,9 @@ import java.util.concurrent.ConcurrentLinkedQueue
 
 import scala.jdk.CollectionConverters._
 
-import org.apache.spark.sql.{DataFrame, Encoders, Row}
+import org.apache.spark.sql.{DataFrame, Dataset, Encoders, Row}
 import org.apache.spark.sql.execution.streaming.MemoryStream
-import org.apache.spark.sql.streaming.{StreamingQuery, StreamingQueryException}
+import org.apache.spark.sql.streaming.{OutputMode, StreamingQuery, StreamingQueryException, Trigger}
 import org.apache.spark.sql.types.{BinaryType, StringType}
 import org.scalatest.BeforeAndAfterEach
 import org.scalatest.funsuite.AnyFunSuite
@@ -31,14 +31,14 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
 
   override def afterEach(): Unit = clickhouse.close()
 
-  private val tables = Tables(Contract.pipeline.eventsTable, Contract.pipeline.deadLettersTable)
+  private val tables = Tables.fromContract()
 
   private def chConfig = ClickHouseConfig(
     url = clickhouse.url, user = "default", password = "", database = "speedlayer",
     maxAttempts = 3, initialBackoffMs = 10, maxBackoffMs = 20)
 
   private def newBatch(): SpeedLayerBatch = new SpeedLayerBatch(
-    Limits, chConfig, tables,
+    chConfig, tables,
     publishDeadLetters = (records: DataFrame) => {
       assert(records.schema("key").dataType === BinaryType)
       assert(records.schema("value").dataType === StringType)
@@ -46,8 +46,11 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
     })
 
   private def start(input: MemoryStream[KafkaSourceRow], checkpoint: String): StreamingQuery = {
-    val writeBatch: (DataFrame, Long) => Unit = newBatch()
-    input.toDF().writeStream
+    val writeBatch: (Dataset[Output], Long) => Unit = newBatch()
+    SpeedLayerJob.process(input.toDF(), Limits, "speedlayer.users", watermarkDelaySeconds = 120, revisitMs = 3600000L)
+      .writeStream
+      .outputMode(OutputMode.Update())
+      .trigger(Trigger.ProcessingTime(100L))
       .option("checkpointLocation", checkpoint)
       .foreachBatch(writeBatch)
       .start()
@@ -59,17 +62,28 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
   private val search = validEvents(2)._2
   private val notJson = "not json"
 
+  private lazy val sessionId = UserProcessor.sessionId("user-1", EventTime.toEpochMilli)
+
+  /** The token of a post-shuffle insert: the shuffle partition (0 or 1 with 2 partitions) names it. */
+  private def tokenOf(query: StreamingQuery, batch: Long, table: String): String => Boolean =
+    t => t.matches(s"${query.id}-$batch-$table-s[01]")
+
   // Exactly what ClickHouse receives for the rows above (offsets 0, 1, 2 of partition 0).
   private val pageViewLine =
     """{"event_id":"00000000-0000-4000-8000-000000000001","event_type":"PAGE_VIEW","event_time":"2025-01-15 10:00:00.123",""" +
       """"user_id":"user-1","device":"mobile","page":"/home","product_id":"","category":"","price":0.0,"quantity":0,""" +
       """"search_query":"","order_id":"","items_count":0,"revenue":0.0,"currency":"","produced_at":"2025-01-15 10:00:00.456",""" +
-      """"kafka_partition":0,"kafka_offset":0}"""
+      """"kafka_partition":0,"kafka_offset":0,"tier":"Bronze","session_id":"""" + sessionId + """"}"""
   private val searchLine =
     """{"event_id":"00000000-0000-4000-8000-000000000003","event_type":"SEARCH","event_time":"2025-01-15 10:00:00.123",""" +
       """"user_id":"user-1","device":"mobile","page":"","product_id":"","category":"","price":0.0,"quantity":0,""" +
       """"search_query":"red shoes","order_id":"","items_count":0,"revenue":0.0,"currency":"","produced_at":"2025-01-15 10:00:00.456",""" +
-      """"kafka_partition":0,"kafka_offset":1}"""
+      """"kafka_partition":0,"kafka_offset":1,"tier":"Bronze","session_id":"""" + sessionId + """"}"""
+  private val sessionLine =
+    s"{\"session_id\":\"$sessionId\",\"user_id\":\"user-1\",\"tier\":\"Bronze\",\"start_time\":\"2025-01-15 10:00:00.123\"," +
+      "\"end_time\":\"2025-01-15 10:00:00.123\",\"duration_ms\":0,\"events_total\":2,\"page_views\":1,\"product_views\":0," +
+      "\"searches\":1,\"cart_adds\":0,\"cart_removes\":0,\"checkouts\":0,\"purchases\":0,\"revenue\":0.0,\"products_viewed\":0," +
+      "\"funnel_stage\":0,\"converted\":0,\"cart_abandoned\":0,\"status\":\"active\",\"version\":1}"
   private val deadLetterLine =
     """{"reason":"invalid_json","error":"Unrecognized token 'not': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false') at line 1, column 4",""" +
       """"raw_payload":"not json","payload_bytes":8,"source_topic":"speedlayer.events","kafka_partition":0,"kafka_offset":2,""" +
@@ -86,17 +100,23 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
     } finally query.stop()
 
     val inserts = clickhouse.inserts
-    assert(inserts.map(_.table.get) === Seq("events", "dead_letters"))
-    val Seq(events, deadLetters) = inserts
+    assert(inserts.map(_.table.get).sorted === Seq("dead_letters", "events", "sessions"))
+    val Seq(events) = clickhouse.insertsInto("events")
+    val Seq(sessions) = clickhouse.insertsInto("sessions")
+    val Seq(deadLetters) = clickhouse.insertsInto("dead_letters")
 
     assert(events.lines === Seq(pageViewLine, searchLine))
-    assert(events.columns === EventRow.columns)
+    assert(events.columns === EventOut.columns)
     assert(events.query.matches("(?s)INSERT INTO .* FORMAT JSONEachRow\\s*"), events.query)
-    assert(events.token === Some(s"${query.id}-0-events-0-0"))
+    assert(tokenOf(query, 0, "events")(events.token.get), events.token)
+
+    assert(sessions.lines === Seq(sessionLine))
+    assert(sessions.columns === SessionRow.columns)
+    assert(tokenOf(query, 0, "sessions")(sessions.token.get), sessions.token)
 
     assert(deadLetters.lines === Seq(deadLetterLine))
     assert(deadLetters.columns === DeadLetterRow.columns)
-    assert(deadLetters.token === Some(s"${query.id}-0-dead_letters-0-2"))
+    assert(tokenOf(query, 0, "dead_letters")(deadLetters.token.get), deadLetters.token)
 
     inserts.foreach { r =>
       assert(r.method === "POST")
@@ -116,17 +136,25 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
     assert(published.asScala.toSeq.map(r => (Option(r.get(0)), r.getString(1))) === Seq((None, deadLetterLine)))
   }
 
-  test("each Spark partition is one insert, its token named by its first Kafka record; empty partitions send nothing") {
+  test("one insert per table and shuffle partition, its token named by the partition; a user's rows stay in one partition") {
     val input = MemoryStream[KafkaSourceRow](2)(Encoders.product[KafkaSourceRow], spark.sqlContext)
     val query = start(input, tempCheckpoint())
+    val users = (1 to 8).map(i => s"user-$i")
     try {
-      input.addData(Seq(source(utf8(pageView), 0), source(utf8(search), 1)))
+      input.addData(users.zipWithIndex.flatMap { case (u, i) =>
+        Seq(pageView, search).zipWithIndex.map { case (json, j) =>
+          val n = i * 2 + j
+          source(utf8(json.replace("\"user-1\"", s"\"$u\"").replaceAll("00000000-0000-4000-8000-00000000000[0-9]", f"00000000-0000-4000-8000-$n%012d")), n.toLong)
+        }
+      })
       query.processAllAvailable()
     } finally query.stop()
     val events = clickhouse.insertsInto("events")
-    assert(events.flatMap(_.token).sorted === Seq(s"${query.id}-0-events-0-0", s"${query.id}-0-events-0-1"))
-    assert(events.flatMap(_.lines).sorted === Seq(pageViewLine, searchLine).sorted)
-    assert(events.forall(_.lines.size == 1))
+    assert(events.size === 2) // 8 users over 2 shuffle partitions: both have some (hash of user_id)
+    assert(events.flatMap(_.token).sorted === Seq(s"${query.id}-0-events-s0", s"${query.id}-0-events-s1"))
+    assert(events.flatMap(_.lines).size === 16)
+    users.foreach(u => assert(events.count(_.lines.exists(_.contains(s"\"user_id\":\"$u\""))) === 1, u))
+    assert(clickhouse.insertsInto("sessions").flatMap(_.lines).size === 8)
     assert(clickhouse.insertsInto("dead_letters").isEmpty)
     assert(published.isEmpty)
   }
@@ -142,7 +170,8 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
     } finally query.stop()
     val events = clickhouse.insertsInto("events")
     assert(events.size === 3)
-    assert(events.map(_.token).distinct === Seq(Some(s"${query.id}-0-events-0-0")))
+    assert(events.map(_.token).distinct.size === 1)
+    assert(tokenOf(query, 0, "events")(events.head.token.get))
     assert(clickhouse.storedRows("events") === Seq(pageViewLine, searchLine))
   }
 
@@ -156,9 +185,9 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
     val failure = intercept[StreamingQueryException](first.processAllAvailable())
     assert(!first.isActive)
     val message = SpeedLayerJob.failureMessage(failure)
-    assert(message.startsWith(
-      s"dev.speedlayer.job.ClickHouseInsertException: insert of 1 rows into speedlayer.dead_letters " +
-        s"(token ${first.id}-0-dead_letters-0-2) failed after 3 attempts: "), message)
+    assert(message.matches(
+      s"dev\\.speedlayer\\.job\\.ClickHouseInsertException: insert of 1 rows into speedlayer\\.dead_letters " +
+        s"\\(token ${first.id}-0-dead_letters-s[01]\\) failed after 3 attempts: .*"), message)
     assert(message.contains("TOO_MANY_PARTS"), message)
     assert(message.endsWith(s"(query id ${first.id}, run id ${first.runId})"), message)
     assert(!message.contains("\n"))
@@ -175,12 +204,45 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
     assert(second.runId !== first.runId)
     val eventInserts = clickhouse.insertsInto("events")
     assert(eventInserts.size === 2)
-    assert(eventInserts.map(_.token).distinct === Seq(Some(s"${first.id}-0-events-0-0")))
+    assert(eventInserts.map(_.token).distinct.size === 1)
+    assert(tokenOf(first, 0, "events")(eventInserts.head.token.get))
     assert(eventInserts.map(_.lines).distinct === Seq(Seq(pageViewLine, searchLine)))
     // What ClickHouse keeps: every row once.
     assert(clickhouse.storedRows("events") === Seq(pageViewLine, searchLine))
     assert(clickhouse.storedRows("dead_letters") === Seq(deadLetterLine))
+    assert(clickhouse.storedRows("sessions") === Seq(sessionLine))
     assert(published.asScala.toSeq.map(_.getString(1)) === Seq(deadLetterLine))
+  }
+
+  test("pipeline_progress: one row per batch with Spark's figures, the watermark and the late / duplicate / dead-letter counts") {
+    val writer = new PipelineProgressWriter(chConfig, "pipeline_progress")
+    spark.streams.addListener(writer)
+    val input = MemoryStream[KafkaSourceRow](Encoders.product[KafkaSourceRow], spark.sqlContext)
+    val query = start(input, tempCheckpoint())
+    val later = pageView.replace("2025-01-15T10:00:00.123Z", "2025-01-15T10:10:00.000Z").replace("-000000000001", "-000000000011")
+    def rows = clickhouse.storedRows("pipeline_progress").map(l => new com.fasterxml.jackson.databind.ObjectMapper().readTree(l))
+    try {
+      input.addData(Seq(source(utf8(pageView), 0), source(utf8(pageView), 1), source(utf8(notJson), 2), source(utf8(later), 3)))
+      query.processAllAvailable()
+      input.addData(Seq(source(utf8(search), 4))) // 10:00:00.123 < watermark 10:08: late
+      query.processAllAvailable()
+      val deadline = System.nanoTime() + 20L * 1000 * 1000 * 1000
+      while (rows.size < 2 && System.nanoTime() < deadline) Thread.sleep(50)
+    } finally {
+      query.stop()
+      spark.streams.removeListener(writer)
+    }
+    val inserts = clickhouse.insertsInto("pipeline_progress")
+    assert(inserts.map(_.token.get) === Seq(s"${query.id}-0-pipeline_progress", s"${query.id}-1-pipeline_progress"))
+    assert(inserts.head.columns === PipelineProgressWriter.columns)
+    val Seq(b0, b1) = rows
+    def fields(n: com.fasterxml.jackson.databind.JsonNode) =
+      Seq("batch_id", "num_input_rows", "watermark", "late_rows", "duplicate_rows", "dead_letter_rows").map(f => n.get(f).asText())
+    assert(fields(b0) === Seq("0", "4", "1970-01-01 00:00:00.000", "0", "1", "1"))
+    assert(fields(b1) === Seq("1", "1", "2025-01-15 10:08:00.000", "1", "0", "0"))
+    assert(b0.get("batch_duration_ms").asLong() > 0)
+    assert(clickhouse.storedRows("late_events").size === 1)
+    assert(clickhouse.storedRows("late_events").head.contains("\"watermark\":\"2025-01-15 10:08:00.000\""))
   }
 
   test("the query id is only known inside a streaming query") {

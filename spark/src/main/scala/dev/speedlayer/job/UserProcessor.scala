@@ -1,0 +1,298 @@
+package dev.speedlayer.job
+
+import java.nio.charset.StandardCharsets
+import java.security.MessageDigest
+import java.time.Instant
+import java.util.UUID
+
+import scala.collection.mutable.ArrayBuffer
+
+import org.apache.spark.sql.streaming.GroupState
+
+/**
+ * The open session of a user (docs/processing.md, Sessions). `start_ms` never changes (it names
+ * the session), `end_ms` is the largest event time so far (never decreases), `version` is the
+ * version of the last row written for it (0: none yet).
+ */
+final case class SessionState(
+    session_id: String,
+    tier: String,
+    start_ms: Long,
+    end_ms: Long,
+    events_total: Long,
+    page_views: Long,
+    product_views: Long,
+    searches: Long,
+    cart_adds: Long,
+    cart_removes: Long,
+    checkouts: Long,
+    purchases: Long,
+    revenue: Double,
+    products: Seq[String],
+    funnel_stage: Int,
+    version: Long)
+
+/**
+ * Everything the job keeps per user, in the state store (RocksDB).
+ *
+ * @param base_spend     `lifetime_spend` of the latest user-dimension record (0 before one came)
+ * @param lifetime_spend base_spend + the revenue of every PURCHASE applied so far (a running sum)
+ * @param seen_hi        event ids (as UUID high/low bits) kept for deduplication, with their
+ * @param seen_lo        event times in `seen_ms`; an id leaves once its time is below the
+ * @param seen_ms        watermark. Primitive arrays: the whole state of every user is decoded
+ *                       on each batch (Spark's timeout scan), so it must be cheap to decode.
+ * @param session        the open session, if any; closed sessions leave the state.
+ */
+final case class UserState(
+    base_spend: Double,
+    lifetime_spend: Double,
+    seen_hi: Array[Long],
+    seen_lo: Array[Long],
+    seen_ms: Array[Long],
+    session: Option[SessionState]) {
+
+  /** Needs to be looked at again without new input: to close its session or forget old ids. */
+  def needsRevisit: Boolean = session.isDefined || seen_ms.nonEmpty
+
+  /** Field-wise equality (arrays compared by content), for tests. */
+  def sameAs(o: UserState): Boolean =
+    base_spend == o.base_spend && lifetime_spend == o.lifetime_spend && session == o.session &&
+      seen_hi.sameElements(o.seen_hi) && seen_lo.sameElements(o.seen_lo) && seen_ms.sameElements(o.seen_ms)
+}
+
+object UserState {
+  val empty: UserState = UserState(0.0, 0.0, Array.emptyLongArray, Array.emptyLongArray, Array.emptyLongArray, None)
+}
+
+/**
+ * The stateful processing of docs/processing.md, for one user and one micro-batch: late
+ * detection, deduplication by event_id, lifetime spend and tiers, sessions. [[UserProcessor.process]]
+ * is a pure function of (state, input rows, watermark); [[UserProcessor.apply]] adapts it to
+ * Spark's `flatMapGroupsWithState` (see ProcessUsers for how it is run and why with
+ * ProcessingTimeTimeout).
+ */
+object UserProcessor {
+  val SessionGapMs: Long = 30L * 60 * 1000
+
+  /**
+   * The `flatMapGroupsWithState` function. Dead letters (their own keys) pass through
+   * statelessly. For a user: process, store the new state, and ask to be called again (after at
+   * most `revisitMs` of processing time, see revisitDelayMs) when the state holds an open session or event ids, so
+   * that the session is closed and the ids forgotten as the watermark moves on even if the
+   * user sends nothing more. The state itself never expires: it holds the user's lifetime
+   * spend.
+   */
+  def apply(revisitMs: Long)(key: String, values: Iterator[Inbound], state: GroupState[UserState]): Iterator[Output] = {
+    if (Inbound.isDeadLetterKey(key)) {
+      values.flatMap(_.dead_letter).map(d => Output(dead_letter = Some(d)))
+    } else {
+      val inputs = if (state.hasTimedOut) Seq.empty else values.toSeq
+      val (next, out) = process(key, state.getOption, inputs, state.getCurrentWatermarkMs())
+      state.update(next)
+      if (next.needsRevisit) state.setTimeoutDuration(revisitDelayMs(next, state.getCurrentWatermarkMs(), revisitMs))
+      out.iterator
+    }
+  }
+
+  /**
+   * When to look at a state again without input: when the watermark could have reached the next
+   * change (the open session's end + 30 min, the oldest kept event id), read as that much
+   * processing time (event time runs at about wall-clock speed in a live stream), at least 1 s
+   * and at most `maxMs` (so a replay, whose event time runs faster, is never more than `maxMs`
+   * behind). Every revisit costs a state write, so fewer is cheaper.
+   */
+  def revisitDelayMs(s: UserState, watermarkMs: Long, maxMs: Long): Long = {
+    val dues = s.session.map(_.end_ms + SessionGapMs + 1).toSeq ++ (if (s.seen_ms.nonEmpty) Seq(s.seen_ms.min + 1) else Nil)
+    if (dues.isEmpty) maxMs else math.max(1L, math.min(math.max(dues.min - watermarkMs, 1000L), maxMs))
+  }
+
+  /** A session's row as written to ClickHouse. */
+  def sessionRow(userId: String, s: SessionState, status: String): SessionRow = {
+    val closed = status == SessionStatus.Closed
+    SessionRow(
+      session_id = s.session_id,
+      user_id = userId,
+      tier = s.tier,
+      start_time = Instant.ofEpochMilli(s.start_ms),
+      end_time = Instant.ofEpochMilli(s.end_ms),
+      duration_ms = s.end_ms - s.start_ms,
+      events_total = s.events_total,
+      page_views = s.page_views,
+      product_views = s.product_views,
+      searches = s.searches,
+      cart_adds = s.cart_adds,
+      cart_removes = s.cart_removes,
+      checkouts = s.checkouts,
+      purchases = s.purchases,
+      revenue = s.revenue,
+      products_viewed = s.products.size.toLong,
+      funnel_stage = s.funnel_stage,
+      converted = if (s.purchases > 0) 1 else 0,
+      cart_abandoned = if (closed && s.cart_adds > 0 && s.purchases == 0) 1 else 0,
+      status = status,
+      version = s.version)
+  }
+
+  /** Lowercase hex of the first 16 bytes of SHA-256(user_id + ":" + start epoch ms). */
+  def sessionId(userId: String, startMs: Long): String = {
+    val digest = MessageDigest.getInstance("SHA-256").digest(s"$userId:$startMs".getBytes(StandardCharsets.UTF_8))
+    val sb = new StringBuilder(32)
+    var i = 0
+    while (i < 16) {
+      sb.append(Character.forDigit((digest(i) >> 4) & 0xf, 16)).append(Character.forDigit(digest(i) & 0xf, 16))
+      i += 1
+    }
+    sb.toString
+  }
+
+  private def uuidBits(eventId: String): (Long, Long) = {
+    val u =
+      try UUID.fromString(eventId)
+      catch { case _: IllegalArgumentException => UUID.nameUUIDFromBytes(eventId.getBytes(StandardCharsets.UTF_8)) }
+    (u.getMostSignificantBits, u.getLeastSignificantBits)
+  }
+
+  private def newSession(userId: String, e: EventRow, tier: String): SessionState = {
+    val t = e.event_time.toEpochMilli
+    SessionState(sessionId(userId, t), tier, t, t, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, Seq.empty, 0, 0)
+  }
+
+  /** The session with `e` applied (counters, end, funnel). */
+  private def applyEvent(s: SessionState, e: EventRow): SessionState = {
+    val t = e.event_time.toEpochMilli
+    val base = s.copy(events_total = s.events_total + 1, end_ms = math.max(s.end_ms, t))
+    def stage(from: Int): Int = if (s.funnel_stage == from) from + 1 else s.funnel_stage
+    e.event_type match {
+      case "PAGE_VIEW" => base.copy(page_views = s.page_views + 1)
+      case "PRODUCT_VIEW" =>
+        base.copy(
+          product_views = s.product_views + 1,
+          products = if (s.products.contains(e.product_id)) s.products else s.products :+ e.product_id,
+          funnel_stage = stage(0))
+      case "SEARCH" => base.copy(searches = s.searches + 1)
+      case "ADD_TO_CART" => base.copy(cart_adds = s.cart_adds + 1, funnel_stage = stage(1))
+      case "REMOVE_FROM_CART" => base.copy(cart_removes = s.cart_removes + 1)
+      case "CHECKOUT_START" => base.copy(checkouts = s.checkouts + 1, funnel_stage = stage(2))
+      case "PURCHASE" => base.copy(purchases = s.purchases + 1, revenue = s.revenue + e.revenue, funnel_stage = stage(3))
+      case _ => base // LOGIN, LOGOUT: counted in events_total only
+    }
+  }
+
+  /**
+   * One user, one micro-batch (docs/processing.md):
+   *  1. the watermark closes the open session if it passed end + 30 min, and forgets the event
+   *     ids whose time is below it;
+   *  2. user-dimension records (Kafka order) set the base of the lifetime spend;
+   *  3. events in arrival order (Kafka partition, offset): older than the watermark -> late;
+   *     an event_id already kept (state or earlier in the batch) -> duplicate; else kept;
+   *  4. kept events in (event_time, event_id) order: the tier before the event, the session
+   *     (a gap of more than 30 min after the session's last event time closes it and starts a
+   *     new one; LOGOUT closes its session), PURCHASE adds its revenue (tier change rows);
+   *  5. the open session's row, if it changed (versions count the rows written per session).
+   *
+   * @param inputs the user's rows of this batch (events and dimension records); empty on a timeout
+   * @return the new state and the output rows
+   */
+  def process(userId: String, prior: Option[UserState], inputs: Seq[Inbound], watermarkMs: Long): (UserState, Seq[Output]) = {
+    val out = ArrayBuffer.empty[Output]
+    val st0 = prior.getOrElse(UserState.empty)
+    var session = st0.session
+    var lifetime = st0.lifetime_spend
+    var base = st0.base_spend
+
+    def close(s: SessionState): Unit = {
+      val v = s.copy(version = s.version + 1)
+      out += Output(session = Some(sessionRow(userId, v, SessionStatus.Closed)))
+    }
+
+    // 1. Watermark: close an expired session, forget old ids.
+    session.foreach { s =>
+      if (watermarkMs > s.end_ms + SessionGapMs) {
+        close(s)
+        session = None
+      }
+    }
+    val hi = ArrayBuffer.empty[Long]
+    val lo = ArrayBuffer.empty[Long]
+    val ms = ArrayBuffer.empty[Long]
+    val seen = scala.collection.mutable.HashSet.empty[(Long, Long)]
+    var i = 0
+    while (i < st0.seen_ms.length) {
+      if (st0.seen_ms(i) >= watermarkMs) {
+        hi += st0.seen_hi(i); lo += st0.seen_lo(i); ms += st0.seen_ms(i)
+        seen += ((st0.seen_hi(i), st0.seen_lo(i)))
+      }
+      i += 1
+    }
+
+    // 2. The user dimension, in Kafka order.
+    inputs.flatMap(_.user).sortBy(u => (u.kafka_partition, u.kafka_offset)).foreach { u =>
+      lifetime = lifetime - base + u.lifetime_spend
+      base = u.lifetime_spend
+      out += Output(user = Some(u.row))
+    }
+
+    // 3. Late events and duplicates, in arrival order.
+    val arrived = inputs.flatMap(_.event).sortBy(e => (e.kafka_partition, e.kafka_offset))
+    val tierAtArrival = Tier.of(lifetime)
+    val watermark = Instant.ofEpochMilli(watermarkMs)
+    val kept = ArrayBuffer.empty[EventRow]
+    arrived.foreach { e =>
+      val t = e.event_time.toEpochMilli
+      if (t < watermarkMs) {
+        out += Output(late = Some(LateEventOut(e, tierAtArrival, "", watermark)))
+      } else {
+        val bits = uuidBits(e.event_id)
+        if (seen.contains(bits)) {
+          out += Output(duplicate = Some(e))
+        } else {
+          seen += bits
+          hi += bits._1; lo += bits._2; ms += t
+          kept += e
+        }
+      }
+    }
+
+    // 4. Apply the kept events in event-time order.
+    var changed = false
+    kept.sortBy(e => (e.event_time.toEpochMilli, e.event_id)).foreach { e =>
+      val t = e.event_time.toEpochMilli
+      val tierBefore = Tier.of(lifetime)
+      session.foreach { s =>
+        if (t - s.end_ms > SessionGapMs) {
+          close(s)
+          session = None
+          changed = false
+        }
+      }
+      val s = applyEvent(session.getOrElse(newSession(userId, e, tierBefore)), e)
+      out += Output(event = Some(EventOut(e, tierBefore, s.session_id)))
+      if (e.event_type == "PURCHASE") {
+        lifetime += e.revenue
+        val tierAfter = Tier.of(lifetime)
+        if (tierAfter != tierBefore) {
+          out += Output(tier_change = Some(TierChangeRow(userId, tierBefore, tierAfter, e.event_time, lifetime, e.event_id)))
+        }
+      }
+      if (e.event_type == "LOGOUT") {
+        close(s)
+        session = None
+        changed = false
+      } else {
+        session = Some(s)
+        changed = true
+      }
+    }
+
+    // 5. The open session's row, when this batch changed it.
+    if (changed) {
+      session = session.map { s =>
+        val v = s.copy(version = s.version + 1)
+        out += Output(session = Some(sessionRow(userId, v, SessionStatus.Active)))
+        v
+      }
+    }
+
+    (UserState(base, lifetime, hi.toArray, lo.toArray, ms.toArray, session), out.toSeq)
+  }
+}

@@ -1,0 +1,94 @@
+package dev.speedlayer.job
+
+import java.nio.file.Files
+import java.sql.Timestamp
+import java.time.Instant
+import java.util.concurrent.ConcurrentLinkedQueue
+
+import scala.jdk.CollectionConverters._
+
+import org.apache.spark.sql.{Dataset, Encoders}
+import org.apache.spark.sql.execution.streaming.MemoryStream
+import org.apache.spark.sql.streaming.{OutputMode, Trigger}
+import org.scalatest.funsuite.AnyFunSuite
+
+import Fixtures._
+
+/**
+ * The whole streaming stage on a MemoryStream of Kafka-shaped rows of both topics: validation,
+ * the watermark across micro-batches, the stateful processor (RocksDB state), exactly the rows
+ * each batch outputs.
+ */
+class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
+  private val UsersTopic = "speedlayer.users"
+  private val T0 = Instant.parse("2025-01-15T10:00:00Z").toEpochMilli
+  private val Min = 60000L
+
+  private def iso(ms: Long) =
+    java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(java.time.ZoneOffset.UTC).format(Instant.ofEpochMilli(ms))
+
+  /** The fixture event of `eventType` as user u1, with its own id and time. */
+  private def event(n: Int, eventType: String, atMs: Long, offset: Long): KafkaSourceRow = {
+    val json = validEvents.find(_._1 == eventType).get._2
+      .replace("\"user-1\"", "\"u1\"")
+      .replaceAll("\"event_id\":\"[^\"]+\"", "\"event_id\":\"" + Proc.id(n) + "\"")
+      .replace("2025-01-15T10:00:00.123Z", iso(atMs))
+    KafkaSourceRow(utf8("u1"), utf8(json), Topic, 0, offset, Timestamp.from(KafkaTime), 0)
+  }
+
+  private def userRecord(spend: Double, offset: Long): KafkaSourceRow =
+    KafkaSourceRow(utf8("u1"), utf8(s"""{"user_id":"u1","signup_time":"2024-03-01T12:00:00.000Z","country":"DE","lifetime_spend":$spend}"""),
+      UsersTopic, 0, offset, Timestamp.from(KafkaTime), 0)
+
+  /** Runs each group of rows as one micro-batch; returns the outputs of the batches that had any. */
+  private def run(batches: Seq[Seq[KafkaSourceRow]]): Seq[Seq[Output]] = {
+    val input = MemoryStream[KafkaSourceRow](Encoders.product[KafkaSourceRow], spark.sqlContext)
+    val outputs = new ConcurrentLinkedQueue[(Long, Seq[Output])]()
+    val collect: (Dataset[Output], Long) => Unit = (batch, id) => {
+      val rows = batch.collect().toSeq
+      if (rows.nonEmpty) outputs.add(id -> rows)
+    }
+    val query = SpeedLayerJob.process(input.toDF(), Limits, UsersTopic, watermarkDelaySeconds = 120, revisitMs = 3600000L)
+      .writeStream
+      .outputMode(OutputMode.Update())
+      .trigger(Trigger.ProcessingTime(100L))
+      .option("checkpointLocation", Files.createTempDirectory("speedlayer-stateful").toString)
+      .foreachBatch(collect)
+      .start()
+    try {
+      batches.foreach { b =>
+        input.addData(b)
+        query.processAllAvailable()
+      }
+    } finally query.stop()
+    outputs.asScala.toSeq.sortBy(_._1).map(_._2)
+  }
+
+  test("two batches: user dimension, tiers, the watermark of earlier batches makes a late event, a duplicate across batches, LOGOUT") {
+    val tEnd0 = T0 + 10 * Min + 1000
+    val wm1 = tEnd0 - 120 * 1000L
+    val Seq(b0, b1) = run(Seq(
+      Seq(userRecord(480.0, 0), event(1, "PRODUCT_VIEW", T0 + 10 * Min, 1), event(2, "PURCHASE", tEnd0, 2),
+        KafkaSourceRow(utf8("u1"), utf8("{oops"), Topic, 0, 3, Timestamp.from(KafkaTime), 0)),
+      Seq(event(3, "SEARCH", wm1 - 1, 4), event(2, "PURCHASE", tEnd0, 5), event(4, "LOGOUT", T0 + 12 * Min, 6))))
+
+    val sid = UserProcessor.sessionId("u1", T0 + 10 * Min)
+    assert(b0.flatMap(_.user) === Seq(UserRow("u1", Instant.parse("2024-03-01T12:00:00Z"), "DE", 480.0)))
+    assert(Proc.events(b0).sorted === Seq((Proc.id(1), "Bronze", sid), (Proc.id(2), "Bronze", sid)))
+    assert(Proc.tierChanges(b0) === Seq(TierChangeRow("u1", "Bronze", "Silver", Instant.ofEpochMilli(tEnd0), 480.0 + 129.8, Proc.id(2))))
+    val active = Proc.session(T0 + 10 * Min, tEnd0, "active", 1, user = "u1", events = 2, productViews = 1, productsViewed = 1,
+      purchases = 1, revenue = 129.8, stage = 1)
+    assert(Proc.sessions(b0) === Seq(active))
+    assert(b0.flatMap(_.dead_letter).map(d => (d.reason, d.kafka_offset)) === Seq(("invalid_json", 3L)))
+    assert(b0.flatMap(_.late).isEmpty && b0.flatMap(_.duplicate).isEmpty)
+    assert(b0.size === 6)
+
+    assert(Proc.lates(b1).map(l => (l.event.event_id, l.tier, l.session_id, l.watermark)) ===
+      Seq((Proc.id(3), "Silver", "", Instant.ofEpochMilli(wm1))))
+    assert(b1.flatMap(_.duplicate).map(d => (d.event_id, d.kafka_offset)) === Seq((Proc.id(2), 5L)))
+    assert(Proc.events(b1) === Seq((Proc.id(4), "Silver", sid)))
+    assert(Proc.sessions(b1) === Seq(active.copy(end_time = Instant.ofEpochMilli(T0 + 12 * Min), duration_ms = 2 * Min,
+      events_total = 3, status = "closed", version = 2)))
+    assert(b1.size === 4)
+  }
+}

@@ -1,0 +1,232 @@
+package dev.speedlayer.job
+
+import java.time.Instant
+
+import org.apache.spark.api.java.Optional
+import org.apache.spark.sql.streaming.{GroupStateTimeout, TestGroupState}
+import org.scalatest.funsuite.AnyFunSuite
+
+/** Test data for the stateful stage: events of user u1 at T0 + offsets, Kafka partition 0. */
+object Proc {
+  val T0: Long = Instant.parse("2025-01-15T10:00:00Z").toEpochMilli // 1736935200000
+  val Min: Long = 60 * 1000L
+  val User = "u1"
+
+  def id(n: Int): String = f"00000000-0000-4000-8000-$n%012d"
+
+  def ev(n: Int, eventType: String, atMs: Long, offset: Long = -1, user: String = User, partition: Int = 0,
+         product: String = "", revenue: Double = 0.0): EventRow =
+    EventRow(
+      event_id = id(n), event_type = eventType, event_time = Instant.ofEpochMilli(atMs), user_id = user, device = "mobile",
+      page = "", product_id = product, category = "", price = 0.0, quantity = 0L, search_query = "", order_id = "",
+      items_count = 0L, revenue = revenue, currency = "", produced_at = Instant.EPOCH,
+      kafka_partition = partition, kafka_offset = if (offset >= 0) offset else n.toLong)
+
+  def in(e: EventRow): Inbound = Inbound(e.user_id, e.event_time, Some(e), None, None)
+
+  def dim(spend: Double, offset: Long = 0, user: String = User): Inbound = {
+    val u = UserRecord(user, Instant.parse("2024-03-01T12:00:00.000Z"), "DE", spend, 1, offset)
+    Inbound(user, Instant.EPOCH, None, Some(u), None)
+  }
+
+  def sid(startMs: Long, user: String = User): String = UserProcessor.sessionId(user, startMs)
+
+  /** A session row with every counter 0 unless given. */
+  def session(startMs: Long, endMs: Long, status: String, version: Long, tier: String = Tier.Bronze, events: Long = 1,
+              pageViews: Long = 0, productViews: Long = 0, searches: Long = 0, cartAdds: Long = 0, cartRemoves: Long = 0,
+              checkouts: Long = 0, purchases: Long = 0, revenue: Double = 0.0, productsViewed: Long = 0, stage: Int = 0,
+              user: String = User): SessionRow = {
+    val closed = status == SessionStatus.Closed
+    SessionRow(sid(startMs, user), user, tier, Instant.ofEpochMilli(startMs), Instant.ofEpochMilli(endMs), endMs - startMs,
+      events, pageViews, productViews, searches, cartAdds, cartRemoves, checkouts, purchases, revenue, productsViewed, stage,
+      if (purchases > 0) 1 else 0, if (closed && cartAdds > 0 && purchases == 0) 1 else 0, status, version)
+  }
+
+  def events(out: Seq[Output]): Seq[(String, String, String)] = out.flatMap(_.event).map(e => (e.event.event_id, e.tier, e.session_id))
+  def sessions(out: Seq[Output]): Seq[SessionRow] = out.flatMap(_.session)
+  def lates(out: Seq[Output]): Seq[LateEventOut] = out.flatMap(_.late)
+  def dups(out: Seq[Output]): Seq[String] = out.flatMap(_.duplicate).map(_.event_id)
+  def tierChanges(out: Seq[Output]): Seq[TierChangeRow] = out.flatMap(_.tier_change)
+}
+
+class UserProcessorSuite extends AnyFunSuite {
+  import Proc._
+
+  private def run(prior: Option[UserState], wm: Long, inputs: Inbound*): (UserState, Seq[Output]) =
+    UserProcessor.process(User, prior, inputs, wm)
+
+  test("session_id: lowercase hex of the first 16 bytes of SHA-256(user_id:start ms)") {
+    // python3: hashlib.sha256(b'u1:1736935200000').digest()[:16].hex()
+    assert(UserProcessor.sessionId("u1", T0) === "b2c6baefb2f06bf067a1f60bc58b3c3f")
+    assert(UserProcessor.sessionId("u1", T0 + 1) !== UserProcessor.sessionId("u1", T0))
+  }
+
+  test("tier thresholds") {
+    assert(Seq(0.0, 499.99, 500.0, 1999.99, 2000.0, 9999.99, 10000.0, 1e9).map(Tier.of) ===
+      Seq("Bronze", "Bronze", "Silver", "Silver", "Gold", "Gold", "Platinum", "Platinum"))
+  }
+
+  test("out-of-order events in a batch are applied in (event_time, event_id) order; one active row per batch") {
+    val (st, out) = run(None, 0L,
+      in(ev(3, "SEARCH", T0 + 2 * Min)), in(ev(1, "PAGE_VIEW", T0)), in(ev(2, "LOGIN", T0 + Min)), in(ev(4, "PAGE_VIEW", T0 + Min)))
+    assert(events(out) === Seq(id(1), id(2), id(4), id(3)).map(i => (i, "Bronze", sid(T0))))
+    assert(sessions(out) === Seq(session(T0, T0 + 2 * Min, "active", 1, events = 4, pageViews = 2, searches = 1)))
+    assert(st.session.map(_.version) === Some(1L))
+    assert(out.size === 5)
+  }
+
+  test("late: event_time below the batch's watermark -> late_events with the watermark and tier at arrival; not applied") {
+    val wm = T0 + 10 * Min
+    val (st1, _) = run(None, 0L, dim(600.0), in(ev(1, "PAGE_VIEW", T0 + 11 * Min)))
+    val (st2, out) = run(Some(st1), wm, in(ev(2, "PURCHASE", wm - 1, revenue = 5000)), in(ev(3, "SEARCH", wm)))
+    assert(lates(out) === Seq(LateEventOut(ev(2, "PURCHASE", wm - 1, revenue = 5000), "Silver", "", Instant.ofEpochMilli(wm))))
+    assert(events(out) === Seq((id(3), "Silver", sid(T0 + 11 * Min)))) // at the watermark: not late
+    assert(st2.lifetime_spend === 600.0)
+    assert(tierChanges(out).isEmpty)
+    // An earlier event joins the session: start_time (the session's name) and end_time stay.
+    assert(sessions(out) === Seq(session(T0 + 11 * Min, T0 + 11 * Min, "active", 2, tier = "Silver", events = 2, pageViews = 1, searches = 1)))
+  }
+
+  test("duplicates: within a batch the first by Kafka offset is kept, across batches the state drops them; ids leave with the watermark") {
+    val first = ev(1, "PAGE_VIEW", T0, offset = 10)
+    val again = ev(1, "PAGE_VIEW", T0, offset = 11)
+    val (st1, out1) = run(None, 0L, in(again), in(first))
+    assert(out1.flatMap(_.event).map(_.event.kafka_offset) === Seq(10L))
+    assert(out1.flatMap(_.duplicate).map(_.kafka_offset) === Seq(11L))
+    val (st2, out2) = run(Some(st1), T0, in(ev(1, "PAGE_VIEW", T0, offset = 12)), in(ev(2, "SEARCH", T0 + Min)))
+    assert(dups(out2) === Seq(id(1)))
+    assert(events(out2).map(_._1) === Seq(id(2)))
+    assert(st2.seen_ms.toSeq === Seq(T0, T0 + Min))
+    // The watermark passes the first copy: its id leaves the state; a copy arriving now is late.
+    val (st3, out3) = run(Some(st2), T0 + 1, in(ev(1, "PAGE_VIEW", T0, offset = 13)))
+    assert(st3.seen_ms.toSeq === Seq(T0 + Min))
+    assert(st3.seen_hi.length === 1 && st3.seen_lo.length === 1)
+    assert(lates(out3).map(_.event.kafka_offset) === Seq(13L))
+    assert(dups(out3).isEmpty)
+  }
+
+  test("tier upgrade mid-session: each row carries the tier before it, one tier_changes row per crossing, the session keeps its first tier") {
+    val (st1, _) = run(None, 0L, dim(450.0))
+    val (st2, out) = run(Some(st1), 0L,
+      in(ev(1, "PRODUCT_VIEW", T0, product = "p1")),
+      in(ev(2, "PURCHASE", T0 + Min, revenue = 100.0)),   // 550: Bronze -> Silver
+      in(ev(3, "PURCHASE", T0 + 2 * Min, revenue = 9500.0)), // 10050: Silver -> Platinum (two tiers: one row)
+      in(ev(4, "PAGE_VIEW", T0 + 3 * Min)))
+    assert(events(out) === Seq((id(1), "Bronze", sid(T0)), (id(2), "Bronze", sid(T0)), (id(3), "Silver", sid(T0)), (id(4), "Platinum", sid(T0))))
+    assert(tierChanges(out) === Seq(
+      TierChangeRow(User, "Bronze", "Silver", Instant.ofEpochMilli(T0 + Min), 550.0, id(2)),
+      TierChangeRow(User, "Silver", "Platinum", Instant.ofEpochMilli(T0 + 2 * Min), 10050.0, id(3))))
+    assert(sessions(out).map(s => (s.tier, s.purchases, s.revenue, s.converted)) === Seq(("Bronze", 2L, 9600.0, 1)))
+    assert(st2.lifetime_spend === 10050.0 && st2.base_spend === 450.0)
+    // A Bronze -> Gold jump writes one row.
+    val (_, out2) = run(None, 0L, in(ev(9, "PURCHASE", T0, revenue = 2500.0)))
+    assert(tierChanges(out2) === Seq(TierChangeRow(User, "Bronze", "Gold", Instant.ofEpochMilli(T0), 2500.0, id(9))))
+    assert(events(out2) === Seq((id(9), "Bronze", sid(T0))))
+  }
+
+  test("user dimension: sets the base of the lifetime spend (also after purchases) and is passed on to `users`") {
+    val (st1, out1) = run(None, 0L, in(ev(1, "PURCHASE", T0, revenue = 100.0)))
+    assert(st1.lifetime_spend === 100.0)
+    val (st2, out2) = run(Some(st1), 0L, dim(300.0, offset = 5), dim(1950.0, offset = 6), in(ev(2, "PAGE_VIEW", T0 + Min)))
+    assert(out2.flatMap(_.user).map(_.lifetime_spend) === Seq(300.0, 1950.0))
+    assert(st2.lifetime_spend === 2050.0 && st2.base_spend === 1950.0)
+    assert(events(out2) === Seq((id(2), "Gold", sid(T0))))
+    assert(out1.flatMap(_.user).isEmpty)
+  }
+
+  test("each of the 9 types is counted; funnel stages only in order; cart_abandoned only when closed") {
+    val all = Seq(
+      ev(1, "LOGIN", T0), ev(2, "ADD_TO_CART", T0 + 1, product = "p9"), // a cart add before any view: no stage
+      ev(3, "PAGE_VIEW", T0 + 2), ev(4, "SEARCH", T0 + 3), ev(5, "PRODUCT_VIEW", T0 + 4, product = "p1"),
+      ev(6, "PRODUCT_VIEW", T0 + 5, product = "p2"), ev(7, "PRODUCT_VIEW", T0 + 6, product = "p1"),
+      ev(8, "CHECKOUT_START", T0 + 7), // before a cart add after the view: no stage
+      ev(9, "ADD_TO_CART", T0 + 8, product = "p1"), ev(10, "REMOVE_FROM_CART", T0 + 9, product = "p1"))
+    val (st, out) = run(None, 0L, all.map(in): _*)
+    val active = session(T0, T0 + 9, "active", 1, events = 10, pageViews = 1, productViews = 3, searches = 1, cartAdds = 2,
+      cartRemoves = 1, checkouts = 1, productsViewed = 2, stage = 2)
+    assert(sessions(out) === Seq(active))
+    assert(active.cart_abandoned === 0)
+    val (_, out2) = run(Some(st), 0L, in(ev(11, "CHECKOUT_START", T0 + 10)), in(ev(12, "PURCHASE", T0 + 11, revenue = 12.5)),
+      in(ev(13, "LOGOUT", T0 + 12)))
+    assert(sessions(out2) === Seq(active.copy(end_time = Instant.ofEpochMilli(T0 + 12), duration_ms = 12, events_total = 13,
+      checkouts = 2, purchases = 1, revenue = 12.5, funnel_stage = 4, converted = 1, status = "closed", version = 2)))
+    // Closed with a cart add and no purchase: abandoned.
+    val (_, out3) = run(None, 0L, in(ev(1, "ADD_TO_CART", T0, product = "p1")), in(ev(2, "LOGOUT", T0 + 1)))
+    assert(sessions(out3) === Seq(session(T0, T0 + 1, "closed", 1, events = 2, cartAdds = 1)))
+    assert(sessions(out3).head.cart_abandoned === 1)
+  }
+
+  test("30 minutes of inactivity: exactly 30 min joins, more starts a new session (the old one closed first)") {
+    val gap = UserProcessor.SessionGapMs
+    val (_, out) = run(None, 0L, in(ev(1, "PAGE_VIEW", T0)), in(ev(2, "PAGE_VIEW", T0 + gap)), in(ev(3, "PAGE_VIEW", T0 + 2 * gap + 1)))
+    assert(events(out).map(_._3) === Seq(sid(T0), sid(T0), sid(T0 + 2 * gap + 1)))
+    assert(sessions(out) === Seq(
+      session(T0, T0 + gap, "closed", 1, events = 2, pageViews = 2),
+      session(T0 + 2 * gap + 1, T0 + 2 * gap + 1, "active", 1, pageViews = 1)))
+  }
+
+  test("LOGOUT belongs to its session and closes it; the next event starts a new one; the state keeps no session") {
+    val (st1, out1) = run(None, 0L, in(ev(1, "LOGIN", T0)), in(ev(2, "LOGOUT", T0 + Min)))
+    assert(sessions(out1) === Seq(session(T0, T0 + Min, "closed", 1, events = 2)))
+    assert(st1.session === None)
+    val (_, out2) = run(Some(st1), 0L, in(ev(3, "PAGE_VIEW", T0 + Min + 1)))
+    assert(events(out2) === Seq((id(3), "Bronze", sid(T0 + Min + 1))))
+  }
+
+  test("the watermark closes a session once it passes end + 30 min; versions increase, closed highest; no row when unchanged") {
+    val gap = UserProcessor.SessionGapMs
+    val (st1, out1) = run(None, 0L, in(ev(1, "PAGE_VIEW", T0)))
+    assert(sessions(out1).map(s => (s.status, s.version)) === Seq(("active", 1L)))
+    val (st2, out2) = run(Some(st1), T0, in(ev(2, "SEARCH", T0 + Min)))
+    assert(sessions(out2).map(s => (s.status, s.version)) === Seq(("active", 2L)))
+    val (st3, out3) = run(Some(st2), T0 + Min + gap) // exactly end + 30 min: not passed
+    assert(out3.isEmpty && st3.session.isDefined)
+    val (st4, out4) = run(Some(st3), T0 + Min + gap + 1)
+    assert(sessions(out4) === Seq(session(T0, T0 + Min, "closed", 3, events = 2, pageViews = 1, searches = 1)))
+    assert(st4.session === None)
+    assert(st4.seen_ms.isEmpty && !st4.needsRevisit) // every id is below the watermark now
+  }
+
+  test("state stays bounded: closed sessions and ids below the watermark leave it; the spend stays") {
+    var st: Option[UserState] = None
+    (0 until 50).foreach { i =>
+      val t = T0 + i * 40 * Min
+      val (s, _) = UserProcessor.process(User, st, Seq(in(ev(i * 2, "PURCHASE", t, revenue = 1.0)), in(ev(i * 2 + 1, "PAGE_VIEW", t + 1))), t - 2 * Min)
+      st = Some(s)
+    }
+    assert(st.get.seen_ms.length === 2)
+    assert(st.get.session.map(_.start_ms) === Some(T0 + 49 * 40 * Min))
+    assert(st.get.lifetime_spend === 50.0)
+  }
+
+  test("the flatMapGroupsWithState function with TestGroupState: timeouts, revisit, dead letters") {
+    val gap = UserProcessor.SessionGapMs
+    val f = UserProcessor(revisitMs = 5000) _
+    val state = TestGroupState.create[UserState](Optional.empty[UserState](), GroupStateTimeout.ProcessingTimeTimeout(), batchProcessingTimeMs = 1000L,
+      eventTimeWatermarkMs = Optional.of(0L), hasTimedOut = false)
+    val out1 = f(User, Iterator(in(ev(1, "PAGE_VIEW", T0))), state).toSeq
+    assert(sessions(out1).map(_.status) === Seq("active"))
+    assert(state.exists && state.getTimeoutTimestampMs.get === 6000L)
+
+    // Timed out, the watermark has passed end + 30 min: the session is closed, the ids forgotten, no more timeout.
+    val timedOut = TestGroupState.create[UserState](Optional.of(state.get), GroupStateTimeout.ProcessingTimeTimeout(),
+      batchProcessingTimeMs = 7000L, eventTimeWatermarkMs = Optional.of(T0 + gap + 1), hasTimedOut = true)
+    val out2 = f(User, Iterator.empty, timedOut).toSeq
+    assert(sessions(out2) === Seq(session(T0, T0, "closed", 2, pageViews = 1)))
+    assert(timedOut.exists && timedOut.get.session.isEmpty)
+    assert(!timedOut.getTimeoutTimestampMs.isPresent)
+
+    // The revisit follows the event time still to go, between 1 s and the maximum.
+    val open = timedOut.getOption.get.copy(session = Some(state.get.session.get))
+    assert(UserProcessor.revisitDelayMs(open, T0 + gap - 3000, 5000) === 3001L)
+    assert(UserProcessor.revisitDelayMs(open, T0 + gap - 100, 5000) === 1000L)
+    assert(UserProcessor.revisitDelayMs(open, T0, 5000) === 5000L)
+
+    // Dead letters pass through, no state.
+    val dl = DeadLetterRow("schema", "e", "{}", 2, "speedlayer.events", 3, 7, Instant.EPOCH)
+    val dlState = TestGroupState.create[UserState](Optional.empty[UserState](), GroupStateTimeout.ProcessingTimeTimeout(), 1000L, Optional.of(0L), hasTimedOut = false)
+    val out3 = f(Inbound.deadLetterKey(3), Iterator(Inbound(Inbound.deadLetterKey(3), Instant.EPOCH, None, None, Some(dl))), dlState).toSeq
+    assert(out3 === Seq(Output(dead_letter = Some(dl))))
+    assert(!dlState.exists)
+  }
+}
