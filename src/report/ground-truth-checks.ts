@@ -10,6 +10,7 @@ import {
   TIERS,
   type ExpectedSession,
   type GroundTruth,
+  type SessionCounters,
   type Tier,
 } from './ground-truth.ts';
 import { offsetPredicate, type OffsetRanges } from './run-window.ts';
@@ -37,23 +38,14 @@ const SESSION_FIELDS = [
   'cart_removes', 'checkouts', 'purchases', 'products_viewed', 'funnel_stage', 'converted',
 ] as const;
 
-export interface SessionRow {
+/** A `sessions` row as read back from ClickHouse: the model's counters plus identity and status. */
+export interface SessionRow extends SessionCounters {
   session_id: string;
   user_id: string;
   tier: string;
   start_time: number;
   end_time: number;
   duration_ms: number;
-  events_total: number;
-  page_views: number;
-  product_views: number;
-  searches: number;
-  cart_adds: number;
-  cart_removes: number;
-  checkouts: number;
-  purchases: number;
-  revenue: number;
-  products_viewed: number;
   funnel_stage: number;
   converted: number;
   cart_abandoned: number;
