@@ -78,6 +78,7 @@ export async function readJobProgress(progressFile: string): Promise<JobProgress
 export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
   const process = new ManagedProcess('spark-job', o.dir);
   let startedAt = 0;
+  let logOffset = 0;
   return {
     name: 'spark-job',
     process,
@@ -96,6 +97,7 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
         .map((l) => l.trim())
         .filter((l) => l && !l.startsWith('#'));
       startedAt = Date.now();
+      logOffset = (await stat(process.logFile).catch(() => undefined))?.size ?? 0;
       return {
         command: 'java',
         args: [
@@ -124,9 +126,12 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
         ports: [o.uiPort],
       };
     },
+    /** Active once this run's log says the query started, or a progress newer than the start exists. */
     async ready() {
       const s = await stat(o.progressFile).catch(() => undefined);
-      return !!s && s.mtimeMs >= startedAt;
+      if (s && s.mtimeMs >= startedAt) return true;
+      const log = await readFile(process.logFile).catch(() => Buffer.alloc(0));
+      return log.subarray(logOffset).includes('SPEEDLAYER_STARTED ');
     },
     version: async () => SPARK_VERSION,
   };

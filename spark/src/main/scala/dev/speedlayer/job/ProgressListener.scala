@@ -21,7 +21,12 @@ import org.slf4j.LoggerFactory
 final class ProgressListener(progressFile: Option[Path], out: PrintStream = System.out) extends StreamingQueryListener {
   private val log = LoggerFactory.getLogger(getClass)
 
-  override def onQueryStarted(event: StreamingQueryListener.QueryStartedEvent): Unit = ()
+  // The CLI waits for this line: after a restart with no new data Spark reports idle events, not
+  // progress, so the progress file alone would not show that the query is active.
+  override def onQueryStarted(event: StreamingQueryListener.QueryStartedEvent): Unit = {
+    out.println(s"${ProgressListener.StartedPrefix}${event.id} ${event.runId}")
+    out.flush()
+  }
 
   override def onQueryProgress(event: StreamingQueryListener.QueryProgressEvent): Unit = {
     val progress = event.progress
@@ -38,6 +43,7 @@ final class ProgressListener(progressFile: Option[Path], out: PrintStream = Syst
 
 object ProgressListener {
   val Prefix = "SPEEDLAYER_PROGRESS "
+  val StartedPrefix = "SPEEDLAYER_STARTED "
   private val mapper = new ObjectMapper()
 
   def compact(p: StreamingQueryProgress): String = {

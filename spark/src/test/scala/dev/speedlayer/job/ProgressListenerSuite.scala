@@ -13,7 +13,7 @@ import Fixtures._
 
 class ProgressListenerSuite extends AnyFunSuite with SharedSpark {
 
-  test("every progress: Spark's progress JSON in the progress file, one SPEEDLAYER_PROGRESS line on stdout") {
+  test("query start: one SPEEDLAYER_STARTED line; every progress: Spark's progress JSON in the progress file, one SPEEDLAYER_PROGRESS line on stdout") {
     val dir = Files.createTempDirectory("speedlayer-progress")
     val file = dir.resolve("sub/progress.json")
     val captured = new ByteArrayOutputStream()
@@ -39,7 +39,9 @@ class ProgressListenerSuite extends AnyFunSuite with SharedSpark {
 
     val mapper = new ObjectMapper()
     val progressLines = lines.filter(_.startsWith("SPEEDLAYER_PROGRESS "))
-    assert(progressLines.nonEmpty && progressLines.size === lines.size, lines)
+    // One SPEEDLAYER_STARTED line (query id and run id) when the query starts, then only progress lines.
+    assert(lines.headOption.exists(_.matches(s"SPEEDLAYER_STARTED ${query.id} ${query.runId}")), lines)
+    assert(progressLines.nonEmpty && progressLines.size === lines.size - 1, lines)
     val batch0 = progressLines.map(l => mapper.readTree(l.stripPrefix("SPEEDLAYER_PROGRESS "))).find(_.get("numInputRows").asLong() == 3).get
     import scala.jdk.CollectionConverters._
     assert(batch0.fieldNames().asScala.toSeq ===
