@@ -110,8 +110,10 @@ export function kafkaJavaArgs(libs: string, configDir: string, heapMb: number, m
 export async function formatStorageIfNeeded(libs: string, configDir: string, dataDir: string): Promise<boolean> {
   if (existsSync(path.join(dataDir, 'meta.properties'))) return false;
   await mkdir(dataDir, { recursive: true });
-  // A Kafka cluster id is 16 random bytes in URL-safe base64 without padding.
-  const clusterId = randomBytes(16).toString('base64url');
+  // A Kafka cluster id is 16 random bytes in URL-safe base64 without padding. One starting with '-'
+  // would be read as an option by the storage tool's argument parser, so draw again.
+  let clusterId = randomBytes(16).toString('base64url');
+  while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
   await execa('java', kafkaJavaArgs(libs, configDir, 256, ['format', '-t', clusterId, '-c', path.join(configDir, 'server.properties')], 'kafka.tools.StorageTool'));
   return true;
 }
