@@ -2,7 +2,11 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { PROJECT_ROOT } from '../contract/index.ts';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { clickhouseClient } from '../clients/clickhouse.ts';
+import { pipeline, PROJECT_ROOT } from '../contract/index.ts';
+import { localPaths } from '../targets/local/paths.ts';
+import { readStackState } from '../targets/local/stack-state.ts';
 import { freePort } from '../targets/local/ports.ts';
 
 /** Runs the real CLI as a user would (`node bin/speedlayer.js ...`) against one isolated home. */
@@ -11,6 +15,8 @@ export interface CliSandbox {
   configFile: string;
   ports: { kafka: number; kafkaController: number; clickhouse: number; clickhouseTcp: number; sparkUi: number };
   run(args: string[], opts?: { reject?: boolean; timeoutMs?: number }): Promise<{ stdout: string; stderr: string; exitCode?: number }>;
+  /** A client of the sandbox stack's ClickHouse (ports and password from its stack state). */
+  clickhouse(): Promise<ClickHouseClient>;
 }
 
 export async function cliSandbox(extraConfig = ''): Promise<CliSandbox> {
@@ -45,6 +51,16 @@ export async function cliSandbox(extraConfig = ''): Promise<CliSandbox> {
     home,
     configFile,
     ports,
+    async clickhouse() {
+      const state = await readStackState(localPaths(home).stackFile);
+      if (!state) throw new Error(`no local stack in ${home}`);
+      return clickhouseClient({
+        url: `http://127.0.0.1:${state.ports.clickhouse}`,
+        username: state.clickhouse.user,
+        password: state.clickhouse.password,
+        database: pipeline.clickhouse.database,
+      });
+    },
     run: (args, opts = {}) =>
       execa('node', [path.join(PROJECT_ROOT, 'bin', 'speedlayer.js'), '--config', configFile, '--target', 'local', ...args], {
         env,

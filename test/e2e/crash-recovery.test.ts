@@ -2,8 +2,6 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clickhouseClient } from '../../src/clients/clickhouse.ts';
-import { pipeline } from '../../src/contract/index.ts';
 import { cliSandbox, type CliSandbox } from '../../src/bench/cli-sandbox.ts';
 import { isAlive } from '../../src/targets/local/supervisor.ts';
 
@@ -54,8 +52,7 @@ describe('crash recovery', () => {
     expect(report.dead_lettered).toBe(report.malformed_injected);
 
     // Exactly once in the tables themselves: no row twice, even before merges.
-    const stack = JSON.parse(await readFile(path.join(sb.home, 'local', 'stack.json'), 'utf8'));
-    const ch = clickhouseClient({ url: `http://127.0.0.1:${sb.ports.clickhouse}`, username: 'default', password: stack.clickhouse.password, database: pipeline.clickhouse.database });
+    const ch = await sb.clickhouse();
     try {
       const one = async (sql: string) => Number(((await (await ch.query({ query: sql, format: 'JSONEachRow' })).json()) as Array<{ n: string }>)[0]!.n);
       expect(await one('SELECT count() AS n FROM events')).toBe(report.ground_truth.accepted);

@@ -1,8 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clickhouseClient } from '../../src/clients/clickhouse.ts';
 import { pipeline } from '../../src/contract/index.ts';
 import { isAlive } from '../../src/targets/local/supervisor.ts';
 import { cliSandbox, type CliSandbox } from '../../src/bench/cli-sandbox.ts';
@@ -49,8 +46,7 @@ describe('local stack end to end', () => {
 
     // The tables themselves, independent of the report's own queries.
     const status = JSON.parse((await sb.run(['--json', 'status'])).stdout);
-    const stack = JSON.parse(await readFile(path.join(sb.home, 'local', 'stack.json'), 'utf8'));
-    const ch = clickhouseClient({ url: `http://127.0.0.1:${sb.ports.clickhouse}`, username: 'default', password: stack.clickhouse.password, database: pipeline.clickhouse.database });
+    const ch = await sb.clickhouse();
     try {
       const q = async (sql: string) => ((await (await ch.query({ query: sql, format: 'JSONEachRow' })).json()) as Array<Record<string, string>>)[0]!;
       expect(Number((await q('SELECT count() AS n FROM events')).n)).toBe(truth.accepted);
