@@ -3,7 +3,9 @@
  * `loadtest` at the target rate, `status`, and `down --purge`. Writes the report into the pipeline
  * section of docs/benchmarks.md (unless --no-docs).
  *
- *   node --import tsx src/bench/pipeline-throughput.ts [--rate 10000] [--duration 60] [--no-docs]
+ *   node --import tsx src/bench/pipeline-throughput.ts [--rate 10000] [--duration 60] [--no-docs] [--keep]
+ *
+ * --keep leaves the stack running (to read its logs, the Spark UI, ClickHouse); it prints how to stop it.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -11,12 +13,55 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../contract/index.ts';
 import type { LoadtestReport } from '../report/loadtest.ts';
+import { percentile } from '../report/stats.ts';
+import { localPaths } from '../targets/local/paths.ts';
 import { cliSandbox } from './cli-sandbox.ts';
 
 const BEGIN = '<!-- pipeline:begin (written by src/bench/pipeline-throughput.ts) -->';
 const END = '<!-- pipeline:end -->';
 
-function render(r: LoadtestReport, rate: number, duration: number, setupS: number): string {
+/** One SPEEDLAYER_PROGRESS line of the job's log (spark/.../ProgressListener.scala). */
+interface BatchProgress {
+  batchId: number;
+  numInputRows: number;
+  batchDurationMs: number;
+  timestamp: string;
+  durationMs?: Record<string, number>;
+  state?: Record<string, number>;
+}
+
+/** The figures of the batches that started in [fromMs, toMs] and read input: median / p95 / max of each. */
+export function batchFigures(log: string, fromMs: number, toMs: number): { count: number; figures: Record<string, { p50: number; p95: number; max: number }> } {
+  const batches = [...log.matchAll(/^SPEEDLAYER_PROGRESS (\{.*\})$/gm)]
+    .map((m) => JSON.parse(m[1]!) as BatchProgress)
+    .filter((b) => b.numInputRows > 0 && Date.parse(b.timestamp) >= fromMs && Date.parse(b.timestamp) <= toMs);
+  const series: Record<string, number[]> = {
+    'input rows': batches.map((b) => b.numInputRows),
+    'batch duration': batches.map((b) => b.batchDurationMs),
+    addBatch: batches.map((b) => b.durationMs?.addBatch ?? 0),
+    'state: all updates': batches.map((b) => b.state?.allUpdatesTimeMs ?? 0),
+    'state: all removals (timeout scan)': batches.map((b) => b.state?.allRemovalsTimeMs ?? 0),
+    'state: commit': batches.map((b) => b.state?.commitTimeMs ?? 0),
+    'state: rows updated': batches.map((b) => b.state?.numRowsUpdated ?? 0),
+  };
+  const figures = Object.fromEntries(
+    Object.entries(series).map(([k, v]) => [k, { p50: percentile(v, 50) ?? 0, p95: percentile(v, 95) ?? 0, max: Math.max(0, ...v) }]),
+  );
+  return { count: batches.length, figures };
+}
+
+function renderBatches({ count, figures }: ReturnType<typeof batchFigures>): string[] {
+  return [
+    '',
+    `Micro-batches of the measured window (${count} with input; from the job's \`SPEEDLAYER_PROGRESS\` lines, ms unless rows):`,
+    '',
+    '| per batch | p50 | p95 | max |',
+    '|---|---:|---:|---:|',
+    ...Object.entries(figures).map(([k, v]) => `| ${k} | ${v.p50} | ${v.p95} | ${v.max} |`),
+  ];
+}
+
+function render(r: LoadtestReport, rate: number, duration: number, setupS: number, batches: string[]): string {
   const q = (x: { p50: number | null; p95: number | null; p99: number | null }) => `${x.p50} / ${x.p95} / ${x.p99}`;
   return [
     `Run on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 1024 ** 3)} GB, with`,
@@ -35,11 +80,12 @@ function render(r: LoadtestReport, rate: number, duration: number, setupS: numbe
     '| check | target | actual | result |',
     '|---|---|---|---|',
     ...r.checks.map((c) => `| ${c.name} | ${c.target} | ${c.actual} | ${c.passed ? 'pass' : 'FAIL'} |`),
+    ...batches,
   ].join('\n');
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rate: { type: 'string', default: '10000' }, duration: { type: 'string', default: '60' }, 'no-docs': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { rate: { type: 'string', default: '10000' }, duration: { type: 'string', default: '60' }, 'no-docs': { type: 'boolean', default: false }, keep: { type: 'boolean', default: false } } });
   const rate = Number(values.rate);
   const duration = Number(values.duration);
   const sb = await cliSandbox();
@@ -48,20 +94,27 @@ async function main(): Promise<void> {
     await sb.run(['up']);
     await sb.run(['submit']);
     const setupS = (Date.now() - t0) / 1000;
+    const loadStart = Date.now();
     const lt = await sb.run(['--json', 'loadtest', '--rate', String(rate), '--duration', String(duration)], { reject: false });
     const report = JSON.parse(lt.stdout) as LoadtestReport;
-    console.log(JSON.stringify(report, null, 2));
+    const log = await readFile(path.join(localPaths(sb.home).sparkDir, 'spark-job.log'), 'utf8');
+    const batches = batchFigures(log, loadStart + report.warmup_s * 1000, Date.now());
+    console.log(JSON.stringify({ ...report, batches }, null, 2));
     if (!values['no-docs']) {
       const file = path.join(PROJECT_ROOT, 'docs', 'benchmarks.md');
       const text = await readFile(file, 'utf8');
-      const block = `${BEGIN}\n${render(report, rate, duration, setupS)}\n${END}`;
+      const block = `${BEGIN}\n${render(report, rate, duration, setupS, renderBatches(batches))}\n${END}`;
       const i = text.indexOf(BEGIN);
       const j = text.indexOf(END);
       const next = i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + END.length) : `${text.trimEnd()}\n\n## Pipeline throughput and latency\n\n${block}\n`;
       await writeFile(file, next);
     }
   } finally {
-    await sb.run(['down', '--purge', '--yes'], { reject: false });
+    if (values.keep) {
+      console.error(`stack left running (--keep): SPEEDLAYER_HOME=${sb.home}; stop it with: node bin/speedlayer.js --config ${sb.configFile} down --purge --yes`);
+    } else {
+      await sb.run(['down', '--purge', '--yes'], { reject: false });
+    }
   }
 }
 

@@ -4,6 +4,7 @@ import java.io.PrintStream
 import java.nio.charset.StandardCharsets
 import java.nio.file.{Files, Path, StandardCopyOption}
 
+import scala.jdk.CollectionConverters._
 import scala.util.control.NonFatal
 
 import com.fasterxml.jackson.databind.ObjectMapper
@@ -14,7 +15,8 @@ import org.slf4j.LoggerFactory
  * On every progress of a query: writes Spark's progress JSON to `progressFile` (atomically,
  * temp file + rename, so a reader never sees half a file) and prints one compact line
  *
- * {{{SPEEDLAYER_PROGRESS {"batchId":..,"numInputRows":..,"inputRowsPerSecond":..,"processedRowsPerSecond":..,"batchDurationMs":..,"timestamp":..}}}}
+ * {{{SPEEDLAYER_PROGRESS {"batchId":..,"numInputRows":..,"inputRowsPerSecond":..,"processedRowsPerSecond":..,"batchDurationMs":..,"timestamp":..,
+ *   "durationMs":{"addBatch":..,...},"state":{"numRowsTotal":..,"numRowsUpdated":..,"allUpdatesTimeMs":..,"allRemovalsTimeMs":..,"commitTimeMs":..}}}}}
  *
  * to `out` (stdout). Rates Spark cannot compute (NaN, e.g. on the first batch) are null.
  */
@@ -54,6 +56,18 @@ object ProgressListener {
     putRate(node, "processedRowsPerSecond", p.processedRowsPerSecond)
     node.put("batchDurationMs", p.batchDuration)
     node.put("timestamp", p.timestamp)
+    // Where the batch's time went (Spark's phases: addBatch = processing + writing, ...) and
+    // what the state store did, summed over the stateful operators: for the runbook and the
+    // pipeline benchmark.
+    val phases = node.putObject("durationMs")
+    p.durationMs.asScala.toSeq.sortBy(_._1).foreach { case (k, v) => phases.put(k, v.longValue) }
+    val state = node.putObject("state")
+    val ops = p.stateOperators.toSeq
+    state.put("numRowsTotal", ops.map(_.numRowsTotal).sum)
+    state.put("numRowsUpdated", ops.map(_.numRowsUpdated).sum)
+    state.put("allUpdatesTimeMs", ops.map(_.allUpdatesTimeMs).sum)
+    state.put("allRemovalsTimeMs", ops.map(_.allRemovalsTimeMs).sum)
+    state.put("commitTimeMs", ops.map(_.commitTimeMs).sum)
     mapper.writeValueAsString(node)
   }
 

@@ -95,15 +95,23 @@ object UserProcessor {
   }
 
   /**
-   * When to look at a state again without input: when the watermark could have reached the next
-   * change (the open session's end + 30 min, the oldest kept event id), read as that much
-   * processing time (event time runs at about wall-clock speed in a live stream), at least 1 s
-   * and at most `maxMs` (so a replay, whose event time runs faster, is never more than `maxMs`
-   * behind). Every revisit costs a state write, so fewer is cheaper.
+   * When to look at a state again without input: when the watermark could have passed the
+   * open session's end + 30 min (closing it, and forgetting every kept id, whose times are all
+   * <= the end), or, with no open session (closed by LOGOUT), the newest kept id (forgetting them
+   * all at once). Event time is read as that much processing time (it runs at about wall-clock
+   * speed in a live stream), at least 1 s and at most `maxMs` (so a replay, whose event time runs
+   * faster, is never more than `maxMs` behind).
+   *
+   * Not the oldest id: an active user's oldest id expires every few seconds, and revisiting for
+   * it rewrote the state of nearly every user on every batch. Ids are also forgotten whenever the
+   * user sends something, so the state stays bounded by the watermark either way.
    */
   def revisitDelayMs(s: UserState, watermarkMs: Long, maxMs: Long): Long = {
-    val dues = s.session.map(_.end_ms + SessionGapMs + 1).toSeq ++ (if (s.seen_ms.nonEmpty) Seq(s.seen_ms.min + 1) else Nil)
-    if (dues.isEmpty) maxMs else math.max(1L, math.min(math.max(dues.min - watermarkMs, 1000L), maxMs))
+    val due = s.session.map(_.end_ms + SessionGapMs + 1).orElse(if (s.seen_ms.nonEmpty) Some(s.seen_ms.max + 1) else None)
+    due match {
+      case None => maxMs
+      case Some(d) => math.max(1L, math.min(math.max(d - watermarkMs, 1000L), maxMs))
+    }
   }
 
   /** A session's row as written to ClickHouse. */

@@ -45,7 +45,11 @@ class ProgressListenerSuite extends AnyFunSuite with SharedSpark {
     val batch0 = progressLines.map(l => mapper.readTree(l.stripPrefix("SPEEDLAYER_PROGRESS "))).find(_.get("numInputRows").asLong() == 3).get
     import scala.jdk.CollectionConverters._
     assert(batch0.fieldNames().asScala.toSeq ===
-      Seq("batchId", "numInputRows", "inputRowsPerSecond", "processedRowsPerSecond", "batchDurationMs", "timestamp"))
+      Seq("batchId", "numInputRows", "inputRowsPerSecond", "processedRowsPerSecond", "batchDurationMs", "timestamp", "durationMs", "state"))
+    assert(batch0.get("durationMs").get("addBatch").isIntegralNumber)
+    assert(batch0.get("durationMs").get("triggerExecution").asLong() >= batch0.get("durationMs").get("addBatch").asLong())
+    // No stateful operator in this query: the state figures are zero.
+    assert(batch0.get("state").get("numRowsTotal").asLong() === 0L)
     assert(batch0.get("batchId").asLong() === 0L)
     assert(batch0.get("batchDurationMs").isIntegralNumber)
     assert(batch0.get("processedRowsPerSecond").isNumber)

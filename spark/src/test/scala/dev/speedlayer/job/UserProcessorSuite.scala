@@ -221,6 +221,12 @@ class UserProcessorSuite extends AnyFunSuite {
     assert(UserProcessor.revisitDelayMs(open, T0 + gap - 3000, 5000) === 3001L)
     assert(UserProcessor.revisitDelayMs(open, T0 + gap - 100, 5000) === 1000L)
     assert(UserProcessor.revisitDelayMs(open, T0, 5000) === 5000L)
+    // Kept ids do not bring the revisit forward: with a session, its end decides (all ids are
+    // older); without one, the newest id (all are forgotten at once), not the oldest.
+    val ids = UserState.empty.copy(seen_hi = Array(1L, 2L), seen_lo = Array(1L, 2L), seen_ms = Array(T0 - 60000, T0 + 4000))
+    assert(UserProcessor.revisitDelayMs(ids.copy(session = open.session), T0, 3600000L) === gap + 1)
+    assert(UserProcessor.revisitDelayMs(ids, T0, 3600000L) === 4001L)
+    assert(UserProcessor.revisitDelayMs(UserState.empty, T0, 5000) === 5000L)
 
     // Dead letters pass through, no state.
     val dl = DeadLetterRow("schema", "e", "{}", 2, "speedlayer.events", 3, 7, Instant.EPOCH)
