@@ -14,7 +14,7 @@ export interface CliSandbox {
   home: string;
   configFile: string;
   ports: { kafka: number; kafkaController: number; clickhouse: number; clickhouseTcp: number; sparkUi: number };
-  run(args: string[], opts?: { reject?: boolean; timeoutMs?: number }): Promise<{ stdout: string; stderr: string; exitCode?: number }>;
+  run(args: string[], opts?: { reject?: boolean; timeoutMs?: number; env?: Record<string, string> }): Promise<{ stdout: string; stderr: string; exitCode?: number }>;
   /** A client of the sandbox stack's ClickHouse (ports and password from its stack state). */
   clickhouse(): Promise<ClickHouseClient>;
 }
@@ -63,7 +63,7 @@ export async function cliSandbox(extraConfig = ''): Promise<CliSandbox> {
     },
     run: (args, opts = {}) =>
       execa('node', [path.join(PROJECT_ROOT, 'bin', 'speedlayer.js'), '--config', configFile, '--target', 'local', ...args], {
-        env,
+        env: { ...env, ...opts.env },
         reject: opts.reject ?? true,
         timeout: opts.timeoutMs ?? 600_000,
         stdin: 'ignore',

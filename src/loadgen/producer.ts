@@ -98,6 +98,7 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
   let sent = 0;
   let valid = 0;
   let startedAt = Date.now();
+  let endedAt = startedAt;
   try {
     if (o.publishUsers !== false) {
       // Every user of the run before any event: the job must know a user's initial spend before its first purchase.
@@ -141,10 +142,11 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
         o.onProgress?.({ sent, elapsedS, eps: sent / elapsedS });
       }
     }
+    // The rate is over the time to the last acknowledgement; closing the connection is not producing.
+    endedAt = Date.now();
   } finally {
     await producer.disconnect();
   }
-  const endedAt = Date.now();
   return {
     produced: sent,
     valid,

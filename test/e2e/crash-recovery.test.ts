@@ -9,6 +9,12 @@ import { isAlive } from '../../src/targets/local/supervisor.ts';
  * SIGKILL the streaming job in the middle of a load test, restart it with `submit`: it resumes from
  * its checkpoint, and ClickHouse ends with every record exactly once (the replayed batch's inserts
  * carry the same deduplication tokens).
+ *
+ * The kill lands in the window the tokens are for: the job runs with the test hook
+ * SPEEDLAYER_TEST_PAUSE_AFTER_WRITE (spark/.../SpeedLayerBatch.scala, FaultInjection), which blocks it
+ * after a batch's rows are in ClickHouse and before Spark commits the batch; the test kills it there,
+ * so the restarted job must replay that batch. (A kill at a random moment mostly lands between
+ * batches, where nothing is replayed and a broken token goes unnoticed.)
  */
 describe('crash recovery', () => {
   let sb: CliSandbox;
@@ -16,30 +22,31 @@ describe('crash recovery', () => {
   beforeAll(async () => {
     sb = await cliSandbox();
     await sb.run(['up']);
-    await sb.run(['submit']);
   });
 
   afterAll(async () => {
     if (sb) await sb.run(['down', '--purge', '--yes'], { reject: false });
   });
 
-  it('loses nothing and double-counts nothing after kill -9 of the job', async () => {
+  it('loses nothing and double-counts nothing after kill -9 of the job between its inserts and its commit', async () => {
+    await sb.run(['submit'], { env: { SPEEDLAYER_TEST_PAUSE_AFTER_WRITE: '3' } });
     const loadtest = sb.run(['--json', 'loadtest', '--rate', '2000', '--duration', '30', '--seed', '11', '--warmup', '0', '--drain-timeout', '240'], { reject: false });
     const pidFile = path.join(sb.home, 'local', 'spark', 'spark-job.pid.json');
+    const logFile = path.join(sb.home, 'local', 'spark', 'spark-job.log');
     const { pid } = JSON.parse(await readFile(pidFile, 'utf8')) as { pid: number };
 
-    // Let it write a few batches, then kill it without warning, mid-run.
-    await sleep(12_000);
-    // Micro-batches start on multiples of the 2 s trigger; 0.9 s in, a batch is usually inserting and
-    // not yet committed, so the restarted job replays it (the case the deduplication tokens are for).
-    await sleep(2000 - ((Date.now() - 900) % 2000));
+    // Wait until the job has written a batch (from batch 3 on, with events) and holds before its commit.
+    const deadline = Date.now() + 120_000;
+    let paused: number | undefined;
+    while (paused === undefined && Date.now() < deadline) {
+      const m = /^SPEEDLAYER_PAUSED_AFTER_WRITE (\d+)$/m.exec(await readFile(logFile, 'utf8'));
+      if (m) paused = Number(m[1]);
+      else await sleep(200);
+    }
+    expect(paused, 'the job never reached the pause after its inserts').toBeDefined();
     process.kill(-pid, 'SIGKILL');
     while (isAlive(pid)) await sleep(100);
-    await sleep(3_000);
-    const logFile = path.join(sb.home, 'local', 'spark', 'spark-job.log');
-    const logBefore = await readFile(logFile, 'utf8');
-    const logBeforeRestart = logBefore.length;
-    const batchesBeforeKill = [...logBefore.matchAll(/SPEEDLAYER_PROGRESS \{"batchId":(\d+)/g)].map((m) => Number(m[1]));
+    const logBeforeRestart = (await readFile(logFile, 'utf8')).length;
     await sb.run(['submit']);
     const { pid: restarted } = JSON.parse(await readFile(pidFile, 'utf8')) as { pid: number };
     expect(restarted).not.toBe(pid);
@@ -64,11 +71,9 @@ describe('crash recovery', () => {
     } finally {
       await ch.close();
     }
-    // The restarted job resumed from the checkpoint: its first batch is the last one before the kill
-    // (replayed, if it was not committed) or the next, never an earlier one.
+    // The restarted job resumed from the checkpoint by replaying the batch killed before its commit.
     const afterRestart = (await readFile(logFile, 'utf8')).slice(logBeforeRestart);
     const batchIds = [...afterRestart.matchAll(/SPEEDLAYER_PROGRESS \{"batchId":(\d+)/g)].map((m) => Number(m[1]));
-    expect(batchIds.length).toBeGreaterThan(0);
-    expect(Math.min(...batchIds)).toBeGreaterThanOrEqual(Math.max(0, ...batchesBeforeKill));
+    expect(Math.min(...batchIds)).toBe(paused);
   });
 });

@@ -67,11 +67,14 @@ object BatchCounters {
  *
  * @param publishDeadLetters writes (key, value) records to the dead-letter topic; a Kafka
  *                           batch write in the job, a collector in tests.
+ * @param afterWrite         called with the batch id and its counts once everything is written,
+ *                           before Spark commits the batch (FaultInjection uses it).
  */
 final class SpeedLayerBatch(
     clickhouse: ClickHouseConfig,
     tables: Tables,
-    publishDeadLetters: DataFrame => Unit)
+    publishDeadLetters: DataFrame => Unit,
+    afterWrite: (Long, BatchCounts) => Unit = (_, _) => ())
     extends ((Dataset[Output], Long) => Unit) {
 
   override def apply(batch: Dataset[Output], batchId: Long): Unit = {
@@ -94,6 +97,7 @@ final class SpeedLayerBatch(
         val values = spark.createDataset(lines.flatMap(_.dead_letters))(Encoders.STRING)
         publishDeadLetters(values.select(lit(null).cast(BinaryType).as("key"), col("value")))
       }
+      afterWrite(batchId, counts)
     } finally {
       lines.unpersist(blocking = false)
     }
@@ -119,4 +123,29 @@ object SpeedLayerBatch {
         .option("kafka.bootstrap.servers", bootstrapServers)
         .option("topic", topic)
         .save()
+}
+
+/**
+ * A test hook for the crash-recovery test, off unless its environment variable is set: with
+ * `SPEEDLAYER_TEST_PAUSE_AFTER_WRITE=N` the job, after writing the first batch with id >= N that
+ * inserted events, prints `SPEEDLAYER_PAUSED_AFTER_WRITE <batchId>` and blocks before Spark
+ * commits the batch. A SIGKILL then leaves a batch whose rows are in ClickHouse but whose commit
+ * is not in the checkpoint: the restarted job must replay it without storing anything twice.
+ * (Killing at a random moment rarely hits that window.)
+ */
+object FaultInjection {
+  val PauseAfterWriteVar = "SPEEDLAYER_TEST_PAUSE_AFTER_WRITE"
+  val PausedPrefix = "SPEEDLAYER_PAUSED_AFTER_WRITE "
+
+  def fromEnv(env: Map[String, String]): (Long, BatchCounts) => Unit =
+    env.get(PauseAfterWriteVar).flatMap(_.trim.toLongOption) match {
+      case None => (_, _) => ()
+      case Some(from) =>
+        (batchId, counts) =>
+          if (batchId >= from && counts.events > 0) {
+            System.out.println(PausedPrefix + batchId)
+            System.out.flush()
+            Thread.sleep(Long.MaxValue)
+          }
+    }
 }

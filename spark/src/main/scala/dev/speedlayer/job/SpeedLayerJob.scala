@@ -95,7 +95,8 @@ object SpeedLayerJob {
     val batch = new SpeedLayerBatch(
       clickhouse = config.clickhouse,
       tables = Tables.fromContract(pipeline),
-      publishDeadLetters = SpeedLayerBatch.kafkaPublisher(config.bootstrapServers, config.deadLetterTopic))
+      publishDeadLetters = SpeedLayerBatch.kafkaPublisher(config.bootstrapServers, config.deadLetterTopic),
+      afterWrite = FaultInjection.fromEnv(sys.env))
     val writeBatch: (Dataset[Output], Long) => Unit = batch
     process(readEvents(spark, config), pipeline.limits, config.usersTopic, config.watermarkDelaySeconds, config.stateRevisitSeconds * 1000L)
       .writeStream
