@@ -117,6 +117,7 @@ export function renderSparkApplication(config: KindConfig, image: string): Manif
         labels: { ...DRIVER_LABELS },
         env: passwordEnv,
         volumeMounts: checkpointMount,
+        javaOptions: pipeline.spark.jvmOptions.join(' '),
       },
       executor: {
         cores: s.executorCores,
@@ -126,6 +127,7 @@ export function renderSparkApplication(config: KindConfig, image: string): Manif
         labels: { ...EXECUTOR_LABELS },
         env: passwordEnv,
         volumeMounts: checkpointMount,
+        javaOptions: pipeline.spark.jvmOptions.join(' '),
       },
       monitoring: {
         exposeDriverMetrics: true,

@@ -103,6 +103,7 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
         args: [
           `-Xmx${o.driverMemoryMb}m`,
           ...jvmOptions,
+          ...pipeline.spark.jvmOptions,
           `-Dspark.master=local[${o.cores}]`,
           '-Dspark.app.name=speedlayer',
           '-Dspark.driver.bindAddress=127.0.0.1',
