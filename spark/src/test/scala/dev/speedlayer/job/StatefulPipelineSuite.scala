@@ -27,28 +27,43 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
   private def iso(ms: Long) =
     java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(java.time.ZoneOffset.UTC).format(Instant.ofEpochMilli(ms))
 
-  /** The fixture event of `eventType` as user u1, with its own id and time. */
-  private def event(n: Int, eventType: String, atMs: Long, offset: Long): KafkaSourceRow = {
+  /** The fixture event of `eventType` as `user` (u1 unless said), with its own id and time. */
+  private def event(n: Int, eventType: String, atMs: Long, offset: Long, user: String = "u1"): KafkaSourceRow = {
     val json = validEvents.find(_._1 == eventType).get._2
-      .replace("\"user-1\"", "\"u1\"")
+      .replace("\"user-1\"", "\"" + user + "\"")
       .replaceAll("\"event_id\":\"[^\"]+\"", "\"event_id\":\"" + Proc.id(n) + "\"")
       .replace("2025-01-15T10:00:00.123Z", iso(atMs))
-    KafkaSourceRow(utf8("u1"), utf8(json), Topic, 0, offset, Timestamp.from(KafkaTime), 0)
+    KafkaSourceRow(utf8(user), utf8(json), Topic, 0, offset, Timestamp.from(KafkaTime), 0)
   }
 
   private def userRecord(spend: Double, offset: Long): KafkaSourceRow =
     KafkaSourceRow(utf8("u1"), utf8(s"""{"user_id":"u1","signup_time":"2024-03-01T12:00:00.000Z","country":"DE","lifetime_spend":$spend}"""),
       UsersTopic, 0, offset, Timestamp.from(KafkaTime), 0)
 
-  /** Runs each group of rows as one micro-batch; returns the outputs of the batches that had any. */
-  private def run(batches: Seq[Seq[KafkaSourceRow]]): Seq[Seq[Output]] = {
-    val input = MemoryStream[KafkaSourceRow](Encoders.product[KafkaSourceRow], spark.sqlContext)
+  /**
+   * Runs each group of rows as one micro-batch; returns the outputs of the batches that had any.
+   *
+   * With `until`, no-data batches are on (as in the job; the shared test session turns them off,
+   * see TestSupport): each group must produce output, the next is added once it did, and the
+   * query then keeps running (a no-data batch every 100 ms of real time) until the outputs so far
+   * satisfy `until`, or 30 s passed.
+   */
+  private def run(batches: Seq[Seq[KafkaSourceRow]], revisitMs: Long = 3600000L,
+                  until: Option[Seq[Seq[Output]] => Boolean] = None): Seq[Seq[Output]] = {
+    val session =
+      if (until.isEmpty) spark
+      else {
+        val s = spark.newSession()
+        s.conf.set("spark.sql.streaming.noDataMicroBatches.enabled", "true")
+        s
+      }
+    val input = MemoryStream[KafkaSourceRow](Encoders.product[KafkaSourceRow], session.sqlContext)
     val outputs = new ConcurrentLinkedQueue[(Long, Seq[Output])]()
     val collect: (Dataset[Output], Long) => Unit = (batch, id) => {
       val rows = batch.collect().toSeq
       if (rows.nonEmpty) outputs.add(id -> rows)
     }
-    val query = SpeedLayerJob.process(input.toDF(), Limits, UsersTopic, watermarkDelaySeconds = 120, revisitMs = 3600000L)
+    val query = SpeedLayerJob.process(input.toDF(), Limits, UsersTopic, watermarkDelaySeconds = 120, revisitMs = revisitMs)
       .writeStream
       .outputMode(OutputMode.Update())
       .trigger(Trigger.ProcessingTime(100L))
@@ -56,12 +71,33 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
       .foreachBatch(collect)
       .start()
     try {
-      batches.foreach { b =>
-        input.addData(b)
-        query.processAllAvailable()
+      def await(done: => Boolean): Unit = {
+        val deadline = System.nanoTime() + 30L * 1000 * 1000 * 1000
+        while (!done && System.nanoTime() < deadline) Thread.sleep(50)
       }
+      batches.zipWithIndex.foreach { case (b, i) =>
+        input.addData(b)
+        if (until.isEmpty) query.processAllAvailable() else await(outputs.size > i)
+      }
+      until.foreach(done => await(done(outputs.asScala.toSeq.sortBy(_._1).map(_._2))))
     } finally query.stop()
     outputs.asScala.toSeq.sortBy(_._1).map(_._2)
+  }
+
+  test("a user who sends nothing more: the processing-time timeout closes the session once the watermark passes end + 30 min (the engine's timeout path, RocksDB state)") {
+    val closedU1 = (out: Seq[Seq[Output]]) => out.flatten.flatMap(_.session).exists(s => s.user_id == "u1" && s.status == "closed")
+    // u1's session ends at T0; u2's event 40 minutes later moves the watermark to T0 + 38 min, past
+    // T0 + 30 min. u1 sends nothing: only its timeout (revisit after 1 s) can close the session.
+    val out = run(Seq(
+      Seq(event(1, "PAGE_VIEW", T0, 0)),
+      Seq(event(2, "PAGE_VIEW", T0 + 40 * Min, 1, user = "u2"))),
+      revisitMs = 1000L, until = Some(closedU1))
+    val u1 = out.flatten.flatMap(_.session).filter(_.user_id == "u1")
+    assert(u1 === Seq(
+      Proc.session(T0, T0, "active", 1, user = "u1", pageViews = 1),
+      Proc.session(T0, T0, "closed", 2, user = "u1", pageViews = 1)))
+    // u2's own session stays open (the watermark is far from its end + 30 min).
+    assert(out.flatten.flatMap(_.session).filter(_.user_id == "u2").map(_.status) === Seq("active"))
   }
 
   test("two batches: user dimension, tiers, the watermark of earlier batches makes a late event, a duplicate across batches, LOGOUT") {
