@@ -38,11 +38,28 @@ async function sourceHash(): Promise<string> {
 
 const BUILD_STAMP = path.join(SPARK_PROJECT_DIR, 'target', '.speedlayer-build-hash');
 
-/** Builds the job with Maven unless the last build saw the same sources. Returns whether it built. */
+/** Whether any file under `dir` was modified after `ms`. */
+async function modifiedAfter(dir: string, ms: number): Promise<boolean> {
+  if (!existsSync(dir)) return true;
+  for (const f of await listFiles(dir)) if ((await stat(f)).mtimeMs > ms) return true;
+  return false;
+}
+
+/**
+ * Builds the job with Maven unless the last build saw the same sources and nothing compiled into
+ * target/classes since (a `mvn test` of edited sources leaves classes the stamp does not describe).
+ * Returns whether it built.
+ */
 export async function buildSparkJob(report: (s: string) => void): Promise<boolean> {
   const hash = await sourceHash();
   const classpathFile = path.join(SPARK_PROJECT_DIR, 'target', 'classpath.txt');
-  if (existsSync(BUILD_STAMP) && existsSync(classpathFile) && (await readFile(BUILD_STAMP, 'utf8')) === hash) return false;
+  const stamp = await stat(BUILD_STAMP).catch(() => undefined);
+  const upToDate =
+    stamp !== undefined &&
+    existsSync(classpathFile) &&
+    (await readFile(BUILD_STAMP, 'utf8')) === hash &&
+    !(await modifiedAfter(path.join(SPARK_PROJECT_DIR, 'target', 'classes'), stamp.mtimeMs));
+  if (upToDate) return false;
   report('mvn package (first build downloads Spark from Maven Central)');
   try {
     await execa('mvn', ['-q', '-B', '-f', path.join(SPARK_PROJECT_DIR, 'pom.xml'), 'package', '-DskipTests']);
