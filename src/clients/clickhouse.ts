@@ -18,6 +18,44 @@ export function clickhouseClient(ch: StackEndpoints['clickhouse'], opts: { datab
   });
 }
 
+/** A table's TTL as ClickHouse shows it in `engine_full`: `<expression> + toIntervalDay(<days>)`. */
+const TTL_DAYS = /\bTTL (.+?) \+ toIntervalDay\((\d+)\)/;
+
+/** The retention part of a table's `engine_full`, or undefined when it has no TTL in days. */
+export function parseTtlDays(engineFull: string): { expression: string; days: number } | undefined {
+  const m = TTL_DAYS.exec(engineFull);
+  return m ? { expression: m[1]!, days: Number(m[2]) } : undefined;
+}
+
+/**
+ * Sets every table's TTL (the migrations create them with 7 days) to `days`, where it differs.
+ * Idempotent. The new TTL applies as parts merge (materialize_ttl_after_modify = 0): no rewrite of
+ * existing data on `up`. Returns the tables changed.
+ */
+export async function applyRetention(ch: StackEndpoints['clickhouse'], days: number): Promise<string[]> {
+  const client = clickhouseClient(ch);
+  try {
+    const rs = await client.query({
+      query: 'SELECT name, engine_full FROM system.tables WHERE database = {db:String} ORDER BY name',
+      query_params: { db: ch.database },
+      format: 'JSONEachRow',
+    });
+    const changed: string[] = [];
+    for (const t of (await rs.json()) as Array<{ name: string; engine_full: string }>) {
+      const ttl = parseTtlDays(t.engine_full);
+      if (!ttl || ttl.days === days) continue;
+      await client.command({
+        query: `ALTER TABLE ${t.name} MODIFY TTL ${ttl.expression} + INTERVAL ${days} DAY`,
+        clickhouse_settings: { materialize_ttl_after_modify: 0 },
+      });
+      changed.push(t.name);
+    }
+    return changed;
+  } finally {
+    await client.close();
+  }
+}
+
 export async function clickhouseVersion(client: ClickHouseClient): Promise<string> {
   const rs = await client.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' });
   const rows = (await rs.json()) as Array<{ v: string }>;

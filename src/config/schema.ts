@@ -55,6 +55,8 @@ export const ConfigSchema = z.strictObject({
   target: z.enum(['local', 'kind']).optional(),
   /** State directory: pids, ports, logs, data, checkpoints. */
   home: z.string().min(1).optional(),
+  /** How long ClickHouse keeps the speed layer's rows (every table's TTL), on both targets. */
+  retentionDays: z.number().int().min(1).max(3650).default(7),
   local: LocalConfigSchema.default(LocalConfigSchema.parse({})),
   kind: KindConfigSchema.default(KindConfigSchema.parse({})),
   loadtest: LoadtestConfigSchema.default(LoadtestConfigSchema.parse({})),

@@ -1,14 +1,17 @@
-import { applyMigrations } from '../clients/clickhouse.ts';
+import { applyMigrations, applyRetention } from '../clients/clickhouse.ts';
 import type { StackEndpoints } from '../targets/target.ts';
 import type { Step } from './step.ts';
 
-/** Shared by both targets: applies the versioned ClickHouse DDL from src/contract. */
-export function applyClickHouseSchemaStep(endpoints: () => Promise<StackEndpoints>): Step {
+/** Shared by both targets: applies the versioned ClickHouse DDL from src/contract, then the configured retention. */
+export function applyClickHouseSchemaStep(endpoints: () => Promise<StackEndpoints>, retentionDays: number): Step {
   return {
     name: 'Apply ClickHouse schema',
     async execute() {
-      const { applied, skipped } = await applyMigrations((await endpoints()).clickhouse);
-      return applied.length ? `applied ${applied.join(', ')}` : `up to date (${skipped.length} migrations)`;
+      const ch = (await endpoints()).clickhouse;
+      const { applied, skipped } = await applyMigrations(ch);
+      const retention = await applyRetention(ch, retentionDays);
+      const migrations = applied.length ? `applied ${applied.join(', ')}` : `up to date (${skipped.length} migrations)`;
+      return `${migrations}; retention ${retentionDays} days${retention.length ? ` (set on ${retention.length} tables)` : ''}`;
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startScratchClickHouse, type ScratchClickHouse } from '../../src/bench/embedded-clickhouse.ts';
-import { applyMigrations, clickhouseClient } from '../../src/clients/clickhouse.ts';
+import { applyMigrations, applyRetention, clickhouseClient, parseTtlDays } from '../../src/clients/clickhouse.ts';
 import { loadDashboardQueries, loadMigrations } from '../../src/contract/index.ts';
 
 /**
@@ -167,6 +167,25 @@ describe('ClickHouse analytics schema and dashboard queries (embedded ClickHouse
       `SELECT groupArrayIf(name, table = 'events') AS e, groupArrayIf(name, table = 'late_events') AS l FROM system.columns WHERE database = currentDatabase() AND table IN ('events', 'late_events')`,
     );
     expect([...(diff!.l as string[])].sort()).toEqual([...(diff!.e as string[]), 'watermark'].sort());
+  });
+
+  it('retention (retentionDays): every table with a TTL gets the configured days, once; back to 7 the same way', async () => {
+    const ttlDays = async () =>
+      Object.fromEntries(
+        (await query(`SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() ORDER BY name`))
+          .map((t) => [t.name, parseTtlDays(String(t.engine_full))?.days])
+          .filter(([, days]) => days !== undefined),
+      );
+    const withTtl = Object.keys(await ttlDays());
+    // Every table but the user dimension (and schema_migrations).
+    expect(withTtl).toEqual(['activity_by_minute', 'dead_letters', 'events', 'events_by_minute', 'late_events', 'pipeline_progress', 'products_by_minute', 'sessions', 'tier_changes']);
+    expect(new Set(Object.values(await ttlDays()))).toEqual(new Set([7]));
+    expect(await applyRetention(ch.endpoints, 7)).toEqual([]);
+    expect(await applyRetention(ch.endpoints, 3)).toEqual(withTtl);
+    expect(await ttlDays()).toEqual(Object.fromEntries(withTtl.map((t) => [t, 3])));
+    expect(await applyRetention(ch.endpoints, 3)).toEqual([]);
+    expect(await applyRetention(ch.endpoints, 7)).toEqual(withTtl);
+    expect(new Set(Object.values(await ttlDays()))).toEqual(new Set([7]));
   });
 
   it('loads the known set: replayed inserts with the same token change neither the tables nor the rollups', async () => {

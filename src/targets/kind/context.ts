@@ -8,6 +8,8 @@ import type { Step } from '../../steps/step.ts';
 /** Everything the kind target's steps need; tests pass fakes and `path.win32`. */
 export interface KindEnv {
   config: KindConfig;
+  /** The top-level `retentionDays`: every ClickHouse table's TTL. */
+  retentionDays: number;
   /** State directory (~/.speedlayer): marks the clusters the CLI created. */
   home: string;
   env: NodeJS.ProcessEnv;

@@ -41,6 +41,7 @@ export function createKindTarget(ctx: TargetContext, overrides: KindTargetOverri
   let kube: KubeApi | undefined;
   const k: KindEnv = {
     config,
+    retentionDays: ctx.config.retentionDays,
     home: ctx.home,
     env: ctx.env,
     platform,

@@ -66,7 +66,7 @@ export function upSteps(k: KindEnv, neededMiB: number): KindStep[] {
     waitForStackStep(k, topics),
     // The same code as the local target: topics checked from the host, schema applied.
     sharedStep(createKafkaTopicsStep(endpoints)),
-    sharedStep(applyClickHouseSchemaStep(endpoints)),
+    sharedStep(applyClickHouseSchemaStep(endpoints, k.retentionDays)),
   ];
 }
 

@@ -126,7 +126,7 @@ export function createLocalTarget(ctx: TargetContext): Target & { undoUp(): Prom
         startComponentStep(c.kafka, { label: 'Start Kafka (KRaft, 1 node)', onStarted }),
         startComponentStep(c.clickhouse, { label: `Start ClickHouse (${s.clickhouse.mode})`, onStarted }),
         createKafkaTopicsStep(endpoints),
-        applyClickHouseSchemaStep(endpoints),
+        applyClickHouseSchemaStep(endpoints, ctx.config.retentionDays),
       ];
     },
 

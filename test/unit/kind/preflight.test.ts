@@ -39,7 +39,7 @@ const dockerInfo = (memMiB: number) => JSON.stringify({ MemTotal: memMiB * 1024 
 
 function env(runner: CommandRunner, PATH: string, platform: NodeJS.Platform = 'linux'): KindEnv {
   return {
-    config: { ...defaultKindConfig(), ports: { clickhouseHttp: 1, kafka: 2, sparkUi: 3 } }, home: '/h', env: { PATH }, platform,
+    config: { ...defaultKindConfig(), ports: { clickhouseHttp: 1, kafka: 2, sparkUi: 3 } }, retentionDays: 7, home: '/h', env: { PATH }, platform,
     pathApi: nodePath, projectRoot: '/repo', tmpDir: '/tmp', runner, kube: () => { throw new Error('no API in preflight'); },
   };
 }
