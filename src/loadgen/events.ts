@@ -1,3 +1,4 @@
+import { pipeline } from '../contract/index.ts';
 import { Random } from './random.ts';
 
 /** An event as the schema (src/contract/event.schema.json) defines it. */
@@ -75,7 +76,7 @@ export const DEFAULT_INJECTION: InjectionOptions = {
   outOfOrderMaxLagMs: 30_000,
   idleGapRate: 0.02,
   malformedFraction: 0,
-  watermarkDelayMs: 120_000,
+  watermarkDelayMs: pipeline.spark.watermarkDelaySeconds * 1000,
   lateMarginMs: 60_000,
   safetyMarginMs: 30_000,
 };

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { pipeline } from '../contract/index.ts';
 
 /**
  * The expected results of the speed layer for a known sequence of Kafka records: an independent
@@ -28,7 +29,8 @@ export const TIERS = ['Bronze', 'Silver', 'Gold', 'Platinum'] as const;
 export type Tier = (typeof TIERS)[number];
 
 export const SESSION_TIMEOUT_MS = 30 * 60 * 1000;
-export const DEFAULT_WATERMARK_DELAY_MS = 120_000;
+/** The job's watermark delay (src/contract/pipeline.json, the same value the job is started with). */
+export const DEFAULT_WATERMARK_DELAY_MS = pipeline.spark.watermarkDelaySeconds * 1000;
 export const DEAD_LETTER_REASONS = ['not_utf8', 'too_large', 'invalid_json', 'schema'] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 export const FUNNEL_STAGES = ['PRODUCT_VIEW', 'ADD_TO_CART', 'CHECKOUT_START', 'PURCHASE'] as const;
