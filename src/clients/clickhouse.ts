@@ -18,26 +18,32 @@ export function clickhouseClient(ch: StackEndpoints['clickhouse'], opts: { datab
   });
 }
 
-/** A table's TTL as ClickHouse shows it in `engine_full`: `<expression> + toIntervalDay(<days>)`. */
-const TTL_DAYS = /\bTTL (.+?) \+ toIntervalDay\((\d+)\)/;
+/**
+ * A table's TTL as ClickHouse shows it in `engine_full`: exactly `TTL <expression> + toIntervalDay(<days>)`,
+ * then SETTINGS or the end (a TTL with more clauses, WHERE or TO VOLUME is not ours to rewrite).
+ */
+const TTL_DAYS = /\bTTL (.+?) \+ toIntervalDay\((\d+)\)(?= SETTINGS |$)/;
 
-/** The retention part of a table's `engine_full`, or undefined when it has no TTL in days. */
+/** The retention part of a table's `engine_full`, or undefined when it has no TTL of that form. */
 export function parseTtlDays(engineFull: string): { expression: string; days: number } | undefined {
   const m = TTL_DAYS.exec(engineFull);
   return m ? { expression: m[1]!, days: Number(m[2]) } : undefined;
 }
 
 /**
- * Sets every table's TTL (the migrations create them with 7 days) to `days`, where it differs.
- * Idempotent. The new TTL applies as parts merge (materialize_ttl_after_modify = 0): no rewrite of
- * existing data on `up`. Returns the tables changed.
+ * Sets the TTL of the project's tables (pipeline.json; the migrations create them with 7 days) to
+ * `days`, where it differs. Idempotent. ClickHouse re-applies the new TTL to the rows already stored
+ * (MATERIALIZE TTL, waited for: mutations_sync = 2), so a shorter retention deletes what it
+ * expires now and a longer one keeps parts that the old TTL would have dropped. Returns the tables changed.
  */
 export async function applyRetention(ch: StackEndpoints['clickhouse'], days: number): Promise<string[]> {
+  if (!Number.isInteger(days) || days < 1) throw new Error(`retention must be a whole number of days >= 1, got ${days}`);
+  const ours = Object.values(pipeline.clickhouse.tables);
   const client = clickhouseClient(ch);
   try {
     const rs = await client.query({
-      query: 'SELECT name, engine_full FROM system.tables WHERE database = {db:String} ORDER BY name',
-      query_params: { db: ch.database },
+      query: 'SELECT name, engine_full FROM system.tables WHERE database = {db:String} AND name IN {names:Array(String)} ORDER BY name',
+      query_params: { db: ch.database, names: ours },
       format: 'JSONEachRow',
     });
     const changed: string[] = [];
@@ -45,8 +51,8 @@ export async function applyRetention(ch: StackEndpoints['clickhouse'], days: num
       const ttl = parseTtlDays(t.engine_full);
       if (!ttl || ttl.days === days) continue;
       await client.command({
-        query: `ALTER TABLE ${t.name} MODIFY TTL ${ttl.expression} + INTERVAL ${days} DAY`,
-        clickhouse_settings: { materialize_ttl_after_modify: 0 },
+        query: `ALTER TABLE \`${t.name}\` MODIFY TTL ${ttl.expression} + INTERVAL ${days} DAY`,
+        clickhouse_settings: { materialize_ttl_after_modify: 1, mutations_sync: '2' },
       });
       changed.push(t.name);
     }

@@ -188,6 +188,36 @@ describe('ClickHouse analytics schema and dashboard queries (embedded ClickHouse
     expect(new Set(Object.values(await ttlDays()))).toEqual(new Set([7]));
   });
 
+  it('a changed retention applies to the rows already stored (its own database)', async () => {
+    const other = { ...ch.endpoints, database: 'speedlayer_retention_it' };
+    await applyMigrations(other);
+    const c = clickhouseClient(other);
+    try {
+      const DAY = 86_400_000;
+      const row = (n: number, daysAgo: number) => ({
+        event_id: `00000000-0000-4000-8000-00000000000${n}`, event_type: 'PAGE_VIEW', event_time: chTime(Date.now() - daysAgo * DAY),
+        user_id: 'u', device: 'desktop', page: '/', kafka_partition: 0, kafka_offset: n, watermark: chTime(Date.now() - daysAgo * DAY),
+      });
+      for (const [n, daysAgo] of [[1, 5], [2, 1]] as const) {
+        const { watermark, ...event } = row(n, daysAgo);
+        await c.insert({ table: 'late_events', values: [{ ...event, watermark }], format: 'JSONEachRow' });
+        await c.insert({ table: 'events', values: [event], format: 'JSONEachRow' });
+      }
+      const counts = async () => {
+        const rs = await c.query({ query: 'SELECT (SELECT count() FROM events) AS e, (SELECT count() FROM late_events) AS l', format: 'JSONEachRow' });
+        return numeric(await rs.json<Record<string, unknown>>())[0];
+      };
+      expect(await counts()).toEqual({ e: 2, l: 2 }); // both inside 7 days
+      expect(await applyRetention(other, 3)).toContain('late_events');
+      // The 5-day-old rows are gone at once (rows expiring one by one in events, a whole part in late_events).
+      expect(await counts()).toEqual({ e: 1, l: 1 });
+      await applyRetention(other, 30);
+      expect(await counts()).toEqual({ e: 1, l: 1 });
+    } finally {
+      await c.close();
+    }
+  });
+
   it('loads the known set: replayed inserts with the same token change neither the tables nor the rollups', async () => {
     await client.insert({ table: 'events', values: batch1, format: 'JSONEachRow', clickhouse_settings: DEDUP('job/0/events/1') });
     await client.insert({ table: 'events', values: batch2, format: 'JSONEachRow', clickhouse_settings: DEDUP('job/0/events/2') });

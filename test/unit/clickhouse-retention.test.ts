@@ -17,5 +17,8 @@ describe('parseTtlDays (the TTL in a table engine_full)', () => {
   it('no TTL, or not in days: nothing to change', () => {
     expect(parseTtlDays('ReplacingMergeTree(updated_at) ORDER BY user_id SETTINGS index_granularity = 8192')).toBeUndefined();
     expect(parseTtlDays('MergeTree ORDER BY t TTL t + toIntervalHour(6)')).toBeUndefined();
+    // More than the one delete clause: not ours to rewrite.
+    expect(parseTtlDays("MergeTree ORDER BY t TTL t + toIntervalDay(7), t + toIntervalDay(1) TO VOLUME 'cold' SETTINGS index_granularity = 8192")).toBeUndefined();
+    expect(parseTtlDays('MergeTree ORDER BY t TTL t + toIntervalDay(7) WHERE x = 1 SETTINGS index_granularity = 8192')).toBeUndefined();
   });
 });
