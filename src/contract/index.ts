@@ -19,6 +19,12 @@ export interface PipelineContract {
     triggerIntervalSeconds: number;
     maxOffsetsPerTrigger: number;
     watermarkDelaySeconds: number;
+    /**
+     * At most this much processing time before a quiet user's state is looked at again (closing a
+     * session the watermark expired). Sessions close later than the watermark allows by up to this
+     * when event time runs faster than the wall clock (a replay, --event-time-scale).
+     */
+    stateRevisitSeconds: number;
     mainClass: string;
     /**
      * JVM flags of the job's driver and executors on both targets. -XX:-DontCompileHugeMethods: Spark's

@@ -26,5 +26,6 @@ export function jobArguments(io: JobIo): string[] {
     '--starting-offsets', 'earliest',
     '--progress-file', io.progressFile,
     '--watermark-delay-seconds', String(pipeline.spark.watermarkDelaySeconds),
+    '--state-revisit-seconds', String(pipeline.spark.stateRevisitSeconds),
   ];
 }

@@ -405,6 +405,16 @@ export async function runGroundTruthChecks(
   return { expected, checks: await compareWithClickHouse(client, scope, expected), modelMs };
 }
 
+/** Closed sessions of the run's users (the latest version of each). */
+export async function closedSessions(client: ClickHouseClient, userPrefix: string): Promise<number> {
+  const [r] = await rows<{ n: string }>(
+    client,
+    `SELECT count() AS n FROM ${T.sessions} FINAL WHERE startsWith(user_id, {prefix:String}) AND status = 'closed'`,
+    { prefix: userPrefix },
+  );
+  return Number(r?.n ?? 0);
+}
+
 /** Rows of `late_events` from the run's offsets (for the drain: late records land there, not in events). */
 export async function lateRows(client: ClickHouseClient, ranges: OffsetRanges): Promise<number> {
   const [r] = await rows<{ n: string }>(client, `SELECT count() AS n FROM ${T.lateEvents} WHERE ${offsetPredicate(ranges)}`);

@@ -6,7 +6,7 @@ import { pipeline } from '../contract/index.ts';
 import { produceLoad, type ProduceResult } from '../loadgen/producer.ts';
 import type { StackEndpoints } from '../targets/target.ts';
 import { atLeast, atMost, below, equals, type Check } from './checks.ts';
-import { compareWithClickHouse, expectationFor, groundTruthSummary, jobMaxEventTime, lateRows } from './ground-truth-checks.ts';
+import { closedSessions, compareWithClickHouse, expectationFor, groundTruthSummary, jobMaxEventTime, lateRows } from './ground-truth-checks.ts';
 import { e2eLatency, runCounts, timeDashboardQueries, type RunCounts } from './pipeline-figures.ts';
 import { offsetRanges, type OffsetRanges } from './run-window.ts';
 import { quantiles, type Quantiles } from './stats.ts';
@@ -39,6 +39,8 @@ export interface LoadtestReport {
   missing: number;
   duplicated: number;
   drain_s: number;
+  /** Seconds waited after the drain for the job to close the sessions the final watermark expired. */
+  sessions_settle_s: number;
   warmup_s: number;
   /** The run's user-id prefix, what the generator injected, and what the ground-truth model expects. */
   user_prefix: string;
@@ -161,6 +163,22 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
     );
     status.end(complete, complete ? `all ${produced.produced.toLocaleString('en-US')} records accounted for` : `timed out after ${o.drainTimeoutSeconds}s`);
 
+    // Sessions the final watermark expired are closed by the job when it next looks at their user:
+    // at once in a live stream, up to stateRevisitSeconds later when event time ran faster than the
+    // clock (--event-time-scale). Give it that long before comparing.
+    const wantClosed = expected.sessions.filter((x) => x.status === 'closed').length;
+    status.start('Wait for the sessions the watermark closed');
+    const settleStarted = Date.now();
+    const settleMs = (pipeline.spark.stateRevisitSeconds + 3 * pipeline.spark.triggerIntervalSeconds) * 1000;
+    let closed = await closedSessions(ch, userPrefix);
+    while (closed < wantClosed && Date.now() - settleStarted < settleMs && !signal?.aborted) {
+      status.update(`${closed.toLocaleString('en-US')} of ${wantClosed.toLocaleString('en-US')} closed`);
+      await new Promise((r) => setTimeout(r, 1000));
+      closed = await closedSessions(ch, userPrefix);
+    }
+    const sessionsSettleS = Math.round((Date.now() - settleStarted) / 100) / 10;
+    status.end(closed >= wantClosed, `${closed.toLocaleString('en-US')} of ${wantClosed.toLocaleString('en-US')} closed after ${sessionsSettleS} s`);
+
     status.start('Compare ClickHouse with the ground truth');
     const truthChecks = await compareWithClickHouse(ch, { ranges, userPrefix, since: produced.startedAt }, expected);
     const truthFailed = truthChecks.filter((c) => !c.passed).length;
@@ -184,6 +202,7 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
       missing: Math.max(0, expected.accepted - counts.distinctAccepted),
       duplicated: counts.accepted - counts.distinctAccepted,
       drain_s: Math.round(drainS * 10) / 10,
+      sessions_settle_s: sessionsSettleS,
       warmup_s: o.warmupSeconds,
       user_prefix: userPrefix,
       injected: produced.injected,
