@@ -192,7 +192,7 @@ export function createLocalTarget(ctx: TargetContext): Target & { undoUp(): Prom
           pid: rec?.pid,
           ports: comp.ports(),
           version: rec ? await comp.version().catch(() => undefined) : undefined,
-          detail: rec ? undefined : `log: ${comp.process.logFile}`,
+          detail: rec ? undefined : [await comp.whyDown?.(), `log: ${comp.process.logFile}`].filter(Boolean).join('; '),
         });
       }
       return out;

@@ -14,4 +14,6 @@ export interface LocalComponent {
   version(): Promise<string | undefined>;
   /** What to tell the user when it does not become ready (besides the log tail). */
   readonly hint: string;
+  /** When it is not running: why it stopped, if its log says (for `status`). */
+  whyDown?(): Promise<string | undefined>;
 }

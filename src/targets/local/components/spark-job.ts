@@ -92,6 +92,21 @@ export async function readJobProgress(progressFile: string): Promise<JobProgress
   }
 }
 
+const STARTED = 'SPEEDLAYER_STARTED ';
+const FAILED = 'SPEEDLAYER_FAILED ';
+
+/**
+ * The job's failure message from its log (the `SPEEDLAYER_FAILED <message>` line it prints when the
+ * query fails), if the last run failed: a failure before the last start belongs to an earlier run.
+ */
+export function lastJobFailure(log: string): string | undefined {
+  const failedAt = log.lastIndexOf(`\n${FAILED}`);
+  const at = failedAt >= 0 ? failedAt + 1 : log.startsWith(FAILED) ? 0 : -1;
+  if (at < 0 || log.lastIndexOf(STARTED) > at) return undefined;
+  const line = log.slice(at + FAILED.length).split('\n', 1)[0]!.trim();
+  return line.length > 300 ? `${line.slice(0, 300)}...` : line;
+}
+
 export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
   const process = new ManagedProcess('spark-job', o.dir);
   let startedAt = 0;
@@ -149,8 +164,12 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
       const s = await stat(o.progressFile).catch(() => undefined);
       if (s && s.mtimeMs >= startedAt) return true;
       const log = await readFile(process.logFile).catch(() => Buffer.alloc(0));
-      return log.subarray(logOffset).includes('SPEEDLAYER_STARTED ');
+      return log.subarray(logOffset).includes(STARTED);
     },
     version: async () => SPARK_VERSION,
+    async whyDown() {
+      const failure = lastJobFailure(await readFile(process.logFile, 'utf8').catch(() => ''));
+      return failure && `failed: ${failure} (fix the cause, then 'speedlayer submit': it resumes from its checkpoint)`;
+    },
   };
 }
