@@ -27,7 +27,6 @@ export interface DatasetSpec {
 }
 
 export const SLOT_MS = 120_000;
-export const TIERS = ['Bronze', 'Silver', 'Gold', 'Platinum'] as const;
 
 function int(n: number): string {
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(`not a non-negative integer: ${n}`);

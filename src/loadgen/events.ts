@@ -473,7 +473,7 @@ export class EventGenerator {
 export type MalformedKind = 'invalid_json' | 'schema' | 'not_utf8' | 'too_large';
 
 /** Bytes above which the job dead-letters a record as too_large (pipeline.json deadLetter.maxEventBytes). */
-export const TOO_LARGE_BYTES = 16_384;
+export const TOO_LARGE_BYTES = pipeline.deadLetter.maxEventBytes;
 
 /** A broken record of the given kind, derived from a valid event. */
 export function malformedRecord(event: EcommerceEvent, kind: MalformedKind): Buffer {

@@ -57,10 +57,6 @@ export interface ProduceResult {
 
 const TICK_MS = 50;
 
-function withoutAmbiguity<T extends { ambiguityMs: number }>(m: T): Omit<T, 'ambiguityMs'> {
-  const { ambiguityMs: _a, ...rest } = m;
-  return rest;
-}
 const USERS_CHUNK = 5000;
 
 /**
@@ -71,6 +67,7 @@ const USERS_CHUNK = 5000;
 export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
   const total = Math.round(o.rate * o.durationSeconds);
   const scale = o.eventTimeScale ?? 1;
+  const { ambiguityMs, ...margins } = marginsFor(scale, o.injection?.watermarkDelayMs);
   const t0 = Date.now();
   const eventClock =
     scale > 1
@@ -86,7 +83,7 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
     userPrefix: o.userPrefix,
     eventClock,
     initialMaxEventTime: o.initialMaxEventTime,
-    injection: { ...withoutAmbiguity(marginsFor(scale, o.injection?.watermarkDelayMs)), ...o.injection, malformedFraction: o.malformedFraction },
+    injection: { ...margins, ...o.injection, malformedFraction: o.malformedFraction },
   });
   const users = generator.userDimension();
   const log = o.record === false ? undefined : new RecordLog(total + 16);
@@ -158,6 +155,6 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
     users,
     log,
     eventClock,
-    ambiguityMs: marginsFor(scale, o.injection?.watermarkDelayMs).ambiguityMs,
+    ambiguityMs,
   };
 }

@@ -1,11 +1,10 @@
-import type { DeadLetterReason, ModelEvent, ModelRecord } from '../report/ground-truth.ts';
+import { EVENT_TYPES } from '../contract/index.ts';
+import { DEAD_LETTER_REASONS, type DeadLetterReason, type ModelEvent, type ModelRecord } from '../report/ground-truth.ts';
 import type { EcommerceEvent, MalformedKind } from './events.ts';
 
-const TYPES = ['PAGE_VIEW', 'PRODUCT_VIEW', 'SEARCH', 'ADD_TO_CART', 'PURCHASE', 'REMOVE_FROM_CART', 'CHECKOUT_START', 'LOGIN', 'LOGOUT'] as const;
-const TYPE_CODE = new Map<string, number>(TYPES.map((t, i) => [t, i]));
+const TYPE_CODE = new Map<string, number>(EVENT_TYPES.map((t, i) => [t, i]));
 /** kind 0 = valid event; 1.. = dead letter reason. */
-const REASONS: DeadLetterReason[] = ['not_utf8', 'too_large', 'invalid_json', 'schema'];
-const REASON_CODE = new Map<string, number>(REASONS.map((r, i) => [r, i + 1]));
+const REASON_CODE = new Map<string, number>(DEAD_LETTER_REASONS.map((r, i) => [r, i + 1]));
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /**
@@ -111,10 +110,10 @@ export class RecordLog {
     for (let i = 0; i < this.n; i++) {
       const k = this.kind[i]!;
       if (k !== 0) {
-        yield { deadLetter: REASONS[k - 1]! };
+        yield { deadLetter: DEAD_LETTER_REASONS[k - 1]! };
         continue;
       }
-      const type = TYPES[this.type[i]!]!;
+      const type = EVENT_TYPES[this.type[i]!]!;
       const p = this.product[i]!;
       const event: ModelEvent = { event_id: this.eventId(i), event_type: type, event_time: this.time[i]!, user_id: this.strings[this.user[i]!]! };
       if (p >= 0) event.product_id = this.strings[p]!;

@@ -7,6 +7,7 @@ import {
   computeGroundTruth,
   DEAD_LETTER_REASONS,
   DEFAULT_WATERMARK_DELAY_MS,
+  emptyTierCounts,
   TIERS,
   type ExpectedSession,
   type GroundTruth,
@@ -343,10 +344,6 @@ export function groundTruthChecks(gt: GroundTruth, f: ClickHouseFacts): Check[] 
   return checks;
 }
 
-function emptyTierCounts(): Record<Tier, number> {
-  return { Bronze: 0, Silver: 0, Gold: 0, Platinum: 0 };
-}
-
 /** Fetches what ClickHouse holds for the run and compares it with the expectation. */
 export async function compareWithClickHouse(client: ClickHouseClient, scope: RunScope, expected: GroundTruth): Promise<Check[]> {
   return groundTruthChecks(expected, await fetchClickHouseFacts(client, scope));
@@ -367,13 +364,6 @@ export async function jobMaxEventTime(client: ClickHouseClient, watermarkDelayMs
   return Math.max(e, w);
 }
 
-export interface GroundTruthRun {
-  expected: GroundTruth;
-  checks: Check[];
-  /** ms spent computing the expectation (1.2M records: 10-20 s on a busy 2-core machine). */
-  modelMs: number;
-}
-
 /**
  * The expectation for what `produced` sent (its RecordLog and user dimension).
  * `initialMaxEventTime` must be what the job had seen before the run (jobMaxEventTime before producing).
@@ -392,17 +382,6 @@ export function expectationFor(
     keepRows: false,
   });
   return { expected, modelMs: performance.now() - t0 };
-}
-
-/** Expectation and comparison in one call (after the drain). */
-export async function runGroundTruthChecks(
-  client: ClickHouseClient,
-  produced: ProduceResult,
-  scope: RunScope,
-  o: { initialMaxEventTime?: number; watermarkDelayMs?: number; ambiguityMs?: number } = {},
-): Promise<GroundTruthRun> {
-  const { expected, modelMs } = expectationFor(produced, o);
-  return { expected, checks: await compareWithClickHouse(client, scope, expected), modelMs };
 }
 
 /** Closed sessions of the run's users (the latest version of each). */

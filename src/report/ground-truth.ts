@@ -197,7 +197,11 @@ const COUNTER_OF: Record<string, keyof SessionCounters | undefined> = {
   PURCHASE: 'purchases',
 };
 
-export function emptyTierStageCounts(): TierStageCounts {
+export function emptyTierCounts(): Record<Tier, number> {
+  return { Bronze: 0, Silver: 0, Gold: 0, Platinum: 0 };
+}
+
+function emptyTierStageCounts(): TierStageCounts {
   return { Bronze: [0, 0, 0, 0], Silver: [0, 0, 0, 0], Gold: [0, 0, 0, 0], Platinum: [0, 0, 0, 0] };
 }
 
@@ -276,7 +280,7 @@ export function computeGroundTruth(records: Iterable<ModelRecord>, o: GroundTrut
   const finished: OpenSession[] = [];
   const byTypeTier = new Map<string, Record<Tier, number>>();
   const newTierCounts = (type: string): Record<Tier, number> => {
-    const c = { Bronze: 0, Silver: 0, Gold: 0, Platinum: 0 };
+    const c = emptyTierCounts();
     byTypeTier.set(type, c);
     return c;
   };
@@ -369,7 +373,8 @@ export function computeGroundTruth(records: Iterable<ModelRecord>, o: GroundTrut
   gt.finalWatermark = maxTime - delay;
   for (const u of users.values()) if (u.open) finished.push(u.open);
   for (const s of finished) {
-    const closed = s.logout || gt.finalWatermark > s.end + SESSION_TIMEOUT_MS;
+    const endedBy = s.logout ? 'logout' : 'timeout';
+    const closed = closedAt({ ended_by: endedBy, end_time: s.end }, gt.finalWatermark);
     const row: ExpectedSession = {
       session_id: s.session_id,
       user_id: s.user_id,
@@ -383,7 +388,7 @@ export function computeGroundTruth(records: Iterable<ModelRecord>, o: GroundTrut
       converted: s.c.purchases > 0 ? 1 : 0,
       cart_abandoned: closed && s.c.cart_adds > 0 && s.c.purchases === 0 ? 1 : 0,
       status: closed ? 'closed' : 'active',
-      ended_by: s.logout ? 'logout' : 'timeout',
+      ended_by: endedBy,
     };
     gt.sessions.push(row);
     for (let k = 0; k < s.stage; k++) gt.funnel[s.tier][k]!++;

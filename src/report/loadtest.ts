@@ -168,16 +168,15 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
     // clock (--event-time-scale). Give it that long before comparing.
     const wantClosed = expected.sessions.filter((x) => x.status === 'closed').length;
     status.start('Wait for the sessions the watermark closed');
-    const settleStarted = Date.now();
-    const settleMs = (pipeline.spark.stateRevisitSeconds + 3 * pipeline.spark.triggerIntervalSeconds) * 1000;
-    let closed = await closedSessions(ch, userPrefix);
-    while (closed < wantClosed && Date.now() - settleStarted < settleMs && !signal?.aborted) {
-      status.update(`${closed.toLocaleString('en-US')} of ${wantClosed.toLocaleString('en-US')} closed`);
-      await new Promise((r) => setTimeout(r, 1000));
-      closed = await closedSessions(ch, userPrefix);
-    }
-    const sessionsSettleS = Math.round((Date.now() - settleStarted) / 100) / 10;
-    status.end(closed >= wantClosed, `${closed.toLocaleString('en-US')} of ${wantClosed.toLocaleString('en-US')} closed after ${sessionsSettleS} s`);
+    const settled = await pollUntil(
+      () => closedSessions(ch, userPrefix),
+      (closed) => closed >= wantClosed,
+      (pipeline.spark.stateRevisitSeconds + 3 * pipeline.spark.triggerIntervalSeconds) * 1000,
+      (closed) => status.update(`${closed.toLocaleString('en-US')} of ${wantClosed.toLocaleString('en-US')} closed`),
+      signal,
+    );
+    const sessionsSettleS = Math.round(settled.waitedS * 10) / 10;
+    status.end(settled.done, `${settled.value.toLocaleString('en-US')} of ${wantClosed.toLocaleString('en-US')} closed after ${sessionsSettleS} s`);
 
     status.start('Compare ClickHouse with the ground truth');
     const truthChecks = await compareWithClickHouse(ch, { ranges, userPrefix, since: produced.startedAt }, expected);
@@ -232,6 +231,27 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
 const finite = (x: number): number | undefined => (Number.isFinite(x) ? x : undefined);
 
 /**
+ * Reads `read()`, then again once a second, until `done` holds for what it read, `timeoutMs` passed
+ * or `signal` aborted; `onWait` sees each value that was not done yet.
+ */
+async function pollUntil<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs: number,
+  onWait: (value: T) => void,
+  signal?: AbortSignal,
+): Promise<{ value: T; done: boolean; waitedS: number }> {
+  const started = Date.now();
+  let value = await read();
+  while (!done(value) && Date.now() - started < timeoutMs && !signal?.aborted) {
+    onWait(value);
+    await new Promise((r) => setTimeout(r, 1000));
+    value = await read();
+  }
+  return { value, done: done(value), waitedS: (Date.now() - started) / 1000 };
+}
+
+/**
  * Polls ClickHouse until events (distinct) + dead_letters of the offset ranges reach `target()`
  * (re-read each poll: the records that land elsewhere are subtracted there), or the timeout passes.
  */
@@ -243,14 +263,13 @@ async function waitUntilAccounted(
   status: Status,
   signal?: AbortSignal,
 ): Promise<{ counts: RunCounts; drainS: number; complete: boolean }> {
-  const started = Date.now();
-  let counts = await runCounts(ch, ranges);
-  let want = await target();
-  while (counts.distinctAccepted + counts.deadLettered < want && Date.now() - started < timeoutSeconds * 1000 && !signal?.aborted) {
-    status.update(`${(counts.distinctAccepted + counts.deadLettered).toLocaleString('en-US')} of ${want.toLocaleString('en-US')}`);
-    await new Promise((r) => setTimeout(r, 1000));
-    counts = await runCounts(ch, ranges);
-    want = await target();
-  }
-  return { counts, drainS: (Date.now() - started) / 1000, complete: counts.distinctAccepted + counts.deadLettered >= want };
+  const landed = (c: RunCounts) => c.distinctAccepted + c.deadLettered;
+  const r = await pollUntil(
+    async () => ({ counts: await runCounts(ch, ranges), want: await target() }),
+    (v) => landed(v.counts) >= v.want,
+    timeoutSeconds * 1000,
+    (v) => status.update(`${landed(v.counts).toLocaleString('en-US')} of ${v.want.toLocaleString('en-US')}`),
+    signal,
+  );
+  return { counts: r.value.counts, drainS: r.waitedS, complete: r.done };
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -100,6 +100,25 @@ export class ManagedProcess {
     }
     await rm(this.pidFile, { force: true });
     return true;
+  }
+
+  /** The log from byte `from` on (negative: that many bytes before its end); '' when there is none. */
+  async logFrom(from: number): Promise<string> {
+    let f;
+    try {
+      f = await open(this.logFile);
+    } catch {
+      return '';
+    }
+    try {
+      const { size } = await f.stat();
+      const start = from < 0 ? Math.max(0, size + from) : Math.min(from, size);
+      const buf = Buffer.alloc(size - start);
+      await f.read(buf, 0, buf.length, start);
+      return buf.toString('utf8');
+    } finally {
+      await f.close();
+    }
   }
 
   /** The last lines of the log, for error messages. */

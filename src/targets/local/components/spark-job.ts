@@ -163,12 +163,12 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
     async ready() {
       const s = await stat(o.progressFile).catch(() => undefined);
       if (s && s.mtimeMs >= startedAt) return true;
-      const log = await readFile(process.logFile).catch(() => Buffer.alloc(0));
-      return log.subarray(logOffset).includes(STARTED);
+      return (await process.logFrom(logOffset)).includes(STARTED);
     },
     version: async () => SPARK_VERSION,
     async whyDown() {
-      const failure = lastJobFailure(await readFile(process.logFile, 'utf8').catch(() => ''));
+      // The end of the log is enough: the failure line is followed by one stack trace at most.
+      const failure = lastJobFailure(await process.logFrom(-256 * 1024));
       return failure && `failed: ${failure} (fix the cause, then 'speedlayer submit': it resumes from its checkpoint)`;
     },
   };

@@ -33,6 +33,11 @@ final case class ClickHouseConfig(
 /**
  * Inserts JSONEachRow into ClickHouse with the official Java client (client-v2).
  *
+ * The job's batches are written by [[writeTables]] (the stateful stage's output, tokens named by
+ * the shuffle partition, see there). [[write]] / [[writePartition]] write a Dataset whose Spark
+ * partitions are Kafka offset ranges (no shuffle in between); they are not on the job's path any
+ * more and keep their tests. For them:
+ *
  * Exactly-once into ClickHouse: each Spark partition of a micro-batch is one insert carrying
  * `insert_deduplication_token = <queryId>-<batchId>-<table>-<kafkaPartition>-<firstOffset>`,
  * where the last two are the smallest (Kafka partition, offset) among the partition's rows.
@@ -142,26 +147,27 @@ object ClickHouseSink {
       tokenPrefix: String,
       sparkPartition: Int,
       rows: Iterator[OutputLines]): BatchCounts = {
-    val bodies = Array.fill(6)(new java.io.ByteArrayOutputStream(16 * 1024))
-    val counts = new Array[Long](6)
+    val lineOf = outputs.map { case (field, _, _) => OutputLines.field(field) }.toArray
+    val bodies = Array.fill(lineOf.length)(new java.io.ByteArrayOutputStream(16 * 1024))
+    val counts = new Array[Long](lineOf.length)
     var duplicates = 0L
-    def add(i: Int, line: Option[String]): Unit = line.foreach { l =>
-      bodies(i).write(l.getBytes(StandardCharsets.UTF_8))
-      bodies(i).write('\n')
-      counts(i) += 1
-    }
     rows.foreach { r =>
-      add(0, r.events); add(1, r.late_events); add(2, r.sessions); add(3, r.tier_changes); add(4, r.users); add(5, r.dead_letters)
+      var i = 0
+      while (i < lineOf.length) {
+        lineOf(i)(r).foreach { l =>
+          bodies(i).write(l.getBytes(StandardCharsets.UTF_8))
+          bodies(i).write('\n')
+          counts(i) += 1
+        }
+        i += 1
+      }
       if (r.duplicate) duplicates += 1
     }
-    val fields = Seq("events", "late_events", "sessions", "tier_changes", "users", "dead_letters")
-    fields.zipWithIndex.foreach { case (field, i) =>
-      if (counts(i) > 0) {
-        val (_, table, columns) = outputs.find(_._1 == field).getOrElse(throw new IllegalArgumentException(s"no table for $field"))
-        insertWithRetry(config, table, columns, s"$tokenPrefix-$table-s$sparkPartition", bodies(i).toByteArray, counts(i).toInt)
-      }
+    outputs.zipWithIndex.foreach { case ((_, table, columns), i) =>
+      if (counts(i) > 0) insertWithRetry(config, table, columns, s"$tokenPrefix-$table-s$sparkPartition", bodies(i).toByteArray, counts(i).toInt)
     }
-    BatchCounts(counts(0), counts(1), counts(2), counts(3), counts(4), counts(5), duplicates)
+    val rowsOf = outputs.map(_._1).zip(counts).toMap.withDefaultValue(0L)
+    BatchCounts(rowsOf("events"), rowsOf("late_events"), rowsOf("sessions"), rowsOf("tier_changes"), rowsOf("users"), rowsOf("dead_letters"), duplicates)
   }
 
   def insertWithRetry(config: ClickHouseConfig, table: String, columns: Seq[String], token: String, body: Array[Byte], rows: Int): Unit = {

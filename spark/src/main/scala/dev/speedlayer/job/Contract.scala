@@ -25,6 +25,8 @@ final case class Pipeline(
     pipelineProgressTable: String,
     triggerIntervalSeconds: Int,
     maxOffsetsPerTrigger: Long,
+    watermarkDelaySeconds: Int,
+    stateRevisitSeconds: Int,
     mainClass: String,
     limits: Limits)
 
@@ -82,6 +84,8 @@ object Contract {
       pipelineProgressTable = at("/clickhouse/tables/pipelineProgress").asText(),
       triggerIntervalSeconds = at("/spark/triggerIntervalSeconds").asInt(),
       maxOffsetsPerTrigger = at("/spark/maxOffsetsPerTrigger").asLong(),
+      watermarkDelaySeconds = at("/spark/watermarkDelaySeconds").asInt(),
+      stateRevisitSeconds = at("/spark/stateRevisitSeconds").asInt(),
       mainClass = at("/spark/mainClass").asText(),
       limits = Limits(
         maxEventBytes = at("/deadLetter/maxEventBytes").asInt(),

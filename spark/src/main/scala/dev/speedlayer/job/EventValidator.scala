@@ -94,27 +94,35 @@ object EventValidator {
 
     if (record.value == null) {
       dead(Reason.InvalidJson, "record value is null (tombstone)")
-    } else if (bytes.length > limits.maxEventBytes) {
-      dead(Reason.TooLarge, s"payload is ${bytes.length} bytes, the limit is ${limits.maxEventBytes} bytes")
     } else {
-      decodeUtf8(bytes) match {
-        case Left(error) => dead(Reason.NotUtf8, error)
-        case Right(text) =>
-          parseJson(text) match {
-            case Left(error) => dead(Reason.InvalidJson, error)
-            case Right(json) =>
-              schemaErrors(schema, json) match {
-                case Some(error) => dead(Reason.Schema, error)
-                case None =>
-                  toEventRow(json, record) match {
-                    case Left(error) => dead(Reason.Schema, error)
-                    case Right(row) => Classified(Some(row), None)
-                  }
+      readJson(bytes, limits) match {
+        case Left((reason, error)) => dead(reason, error)
+        case Right(json) =>
+          schemaErrors(schema, json) match {
+            case Some(error) => dead(Reason.Schema, error)
+            case None =>
+              toEventRow(json, record) match {
+                case Left(error) => dead(Reason.Schema, error)
+                case Right(row) => Classified(Some(row), None)
               }
           }
       }
     }
   }
+
+  /**
+   * Checks 1-3 (size, UTF-8, JSON syntax), shared by events and user-dimension records:
+   * the JSON value, or (reason, error) of the first check that fails.
+   */
+  def readJson(bytes: Array[Byte], limits: Limits): Either[(String, String), JsonNode] =
+    if (bytes.length > limits.maxEventBytes) {
+      Left((Reason.TooLarge, s"payload is ${bytes.length} bytes, the limit is ${limits.maxEventBytes} bytes"))
+    } else {
+      decodeUtf8(bytes) match {
+        case Left(error) => Left((Reason.NotUtf8, error))
+        case Right(text) => parseJson(text).left.map(error => (Reason.InvalidJson, error))
+      }
+    }
 
   /** Strict UTF-8: malformed or truncated sequences are an error, with their byte offset. */
   def decodeUtf8(bytes: Array[Byte]): Either[String, String] = {

@@ -53,8 +53,8 @@ object JobArgs {
     Opt("progress-file", None, "optional: file that always holds the latest progress JSON"),
     Opt("shuffle-partitions", Some("2"), "spark.sql.shuffle.partitions"),
     Opt("users-topic", Some(pipeline.usersTopic), "compacted user-dimension topic, read with the events"),
-    Opt("watermark-delay-seconds", Some("120"), "event-time watermark delay: older events are late"),
-    Opt("state-revisit-seconds", Some("60"), "longest processing time before a user's state is revisited without input (closes sessions the watermark expired, forgets old event ids)"))
+    Opt("watermark-delay-seconds", Some(pipeline.watermarkDelaySeconds.toString), "event-time watermark delay: older events are late"),
+    Opt("state-revisit-seconds", Some(pipeline.stateRevisitSeconds.toString), "longest processing time before a user's state is revisited without input (closes sessions the watermark expired, forgets old event ids)"))
 
   private val Optional = Set("progress-file")
 

@@ -5,8 +5,6 @@ import java.util.concurrent.ConcurrentHashMap
 import org.apache.spark.TaskContext
 import org.apache.spark.sql.{DataFrame, Dataset, Encoders}
 import org.apache.spark.sql.execution.streaming.StreamExecution
-import org.apache.spark.sql.functions.{col, lit}
-import org.apache.spark.sql.types.BinaryType
 import org.apache.spark.storage.StorageLevel
 
 /** ClickHouse table names (pipeline.json `clickhouse.tables`). */
@@ -93,9 +91,7 @@ final class SpeedLayerBatch(
         .foldLeft(BatchCounts())(_ + _)
       BatchCounters.record(queryId, batchId, counts)
       if (counts.dead_letters > 0) {
-        val spark = batch.sparkSession
-        val values = spark.createDataset(lines.flatMap(_.dead_letters))(Encoders.STRING)
-        publishDeadLetters(values.select(lit(null).cast(BinaryType).as("key"), col("value")))
+        publishDeadLetters(DeadLetterTopicRecords(batch.sparkSession.createDataset(lines.flatMap(_.dead_letters))(Encoders.STRING)))
       }
       afterWrite(batchId, counts)
     } finally {

@@ -62,10 +62,10 @@ object ToJsonEachRow {
 /** One row rendered for JSONEachRow, with the Kafka record it came from. */
 final case class JsonRow(kafka_partition: Int, kafka_offset: Long, json: String)
 
-/** Dead-letter JSON -> records for the dead-letter topic: key = null, value = the row's JSON. */
+/** Dead-letter rows rendered as JSON -> records for the dead-letter topic: key = null, value = the JSON. */
 object DeadLetterTopicRecords {
-  def apply(deadLetters: Dataset[JsonRow]): DataFrame =
-    deadLetters.select(lit(null).cast(BinaryType).as("key"), col("json").as("value"))
+  def apply(deadLetterJson: Dataset[String]): DataFrame =
+    deadLetterJson.select(lit(null).cast(BinaryType).as("key"), col("value"))
 }
 
 /**
@@ -163,3 +163,16 @@ final case class OutputLines(
     users: Option[String],
     dead_letters: Option[String],
     duplicate: Boolean)
+
+object OutputLines {
+  /** The accessor of a table's field (the first element of Tables.outputs). */
+  def field(name: String): OutputLines => Option[String] = name match {
+    case "events" => _.events
+    case "late_events" => _.late_events
+    case "sessions" => _.sessions
+    case "tier_changes" => _.tier_changes
+    case "users" => _.users
+    case "dead_letters" => _.dead_letters
+    case other => throw new IllegalArgumentException(s"OutputLines has no field $other")
+  }
+}

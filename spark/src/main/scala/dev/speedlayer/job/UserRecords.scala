@@ -30,21 +30,13 @@ object UserRecords {
   private def parseValue(r: KafkaRecord, limits: Limits): Either[DeadLetterRow, UserRecord] = {
     val bytes = r.value
     def dead(reason: String, error: String) = Left(EventValidator.deadLetter(r, bytes, reason, error, limits))
-    if (bytes.length > limits.maxEventBytes) {
-      dead(Reason.TooLarge, s"payload is ${bytes.length} bytes, the limit is ${limits.maxEventBytes} bytes")
-    } else {
-      EventValidator.decodeUtf8(bytes) match {
-        case Left(error) => dead(Reason.NotUtf8, error)
-        case Right(text) =>
-          EventValidator.parseJson(text) match {
-            case Left(error) => dead(Reason.InvalidJson, error)
-            case Right(json) =>
-              fields(json, r) match {
-                case Left(errors) => dead(Reason.Schema, errors.sorted.mkString("; "))
-                case Right(u) => Right(u)
-              }
-          }
-      }
+    EventValidator.readJson(bytes, limits) match {
+      case Left((reason, error)) => dead(reason, error)
+      case Right(json) =>
+        fields(json, r) match {
+          case Left(errors) => dead(Reason.Schema, errors.sorted.mkString("; "))
+          case Right(u) => Right(u)
+        }
     }
   }
 
