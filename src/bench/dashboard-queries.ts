@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { applyMigrations, clickhouseClient, clickhouseVersion } from '../clients/clickhouse.ts';
 import { loadDashboardQueries, PROJECT_ROOT, type DashboardQuery } from '../contract/index.ts';
-import { percentile } from '../report/stats.ts';
+import { percentile } from '../loadtest/stats.ts';
 import {
   insertEventsSql,
   insertSessionsSql,

@@ -6,7 +6,7 @@ import { PROJECT_ROOT } from '../contract/index.ts';
 import { embeddedClickHouseCommand, ensureChdbEnv, SERVER_SCRIPT, type ChdbEnv } from '../targets/local/clickhouse/python-env.ts';
 import { freePort } from '../targets/local/ports.ts';
 import { isAlive, ManagedProcess, waitFor } from '../targets/local/supervisor.ts';
-import type { StackEndpoints } from '../targets/target.ts';
+import type { StackEndpoints } from '../base/stack.ts';
 
 /**
  * A throw-away embedded ClickHouse (chDB behind the project's HTTP front) on a free port in a temp

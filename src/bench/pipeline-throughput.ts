@@ -12,8 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../contract/index.ts';
-import type { LoadtestReport } from '../report/loadtest.ts';
-import { percentile } from '../report/stats.ts';
+import type { LoadtestReport } from '../loadtest/loadtest.ts';
+import { percentile } from '../loadtest/stats.ts';
 import { localPaths } from '../targets/local/paths.ts';
 import { cliSandbox } from './cli-sandbox.ts';
 

@@ -7,7 +7,7 @@ import { cliSandbox, type CliSandbox } from '../../src/bench/cli-sandbox.ts';
 import { kafkaClient } from '../../src/clients/kafka.ts';
 import { pipeline } from '../../src/contract/index.ts';
 import type { EcommerceEvent } from '../../src/loadgen/events.ts';
-import { sessionId } from '../../src/report/ground-truth.ts';
+import { sessionId } from '../../src/model/ground-truth.ts';
 
 /**
  * A hand-written scenario on the real local stack, in three phases, and the exact rows it must leave

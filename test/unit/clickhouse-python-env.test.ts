@@ -2,7 +2,7 @@ import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SpeedlayerError } from '../../src/cli/errors.ts';
+import { SpeedlayerError } from '../../src/base/errors.ts';
 import {
   chdbVenvDir,
   embeddedClickHouseCommand,

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { SpeedlayerError } from '../../../cli/errors.ts';
+import { SpeedlayerError } from '../../../base/errors.ts';
 
 /**
  * The embedded ClickHouse of the local target: the ClickHouse engine (chDB, a Python package) behind

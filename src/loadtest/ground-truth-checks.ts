@@ -13,7 +13,7 @@ import {
   type GroundTruth,
   type SessionCounters,
   type Tier,
-} from './ground-truth.ts';
+} from '../model/ground-truth.ts';
 import { offsetPredicate, type OffsetRanges } from './run-window.ts';
 
 /**
