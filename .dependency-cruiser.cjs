@@ -68,10 +68,10 @@ module.exports = {
     },
     {
       name: 'production-not-tests',
-      comment: 'production code never imports tests or their support',
+      comment: 'production code never imports tests, their support or the benchmarks',
       severity: 'error',
       from: { path: '^src/' },
-      to: { path: '^test/' },
+      to: { path: '^(test|bench)/' },
     },
   ],
   options: {

@@ -25,7 +25,6 @@ const LAYERS = [
   { name: 'load test', folders: { loadtest: 'the load-test engine, its checks and the ground-truth comparison' } },
   { name: 'commands', folders: { commands: 'one declaration per command, their context and rendering' } },
   { name: 'entry point', folders: { cli: 'the program: flags, config, target, errors to exit codes' } },
-  { name: 'tools', folders: { bench: 'benchmarks (npm run bench)' } },
 ];
 
 /** A regex matching the files of a folder of src/; 'targets' is only the files directly in it. */

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startScratchClickHouse, type ScratchClickHouse } from '../../src/bench/embedded-clickhouse.ts';
+import { startScratchClickHouse, type ScratchClickHouse } from '../support/embedded-clickhouse.ts';
 import { applyMigrations, clickhouseClient } from '../../src/clients/clickhouse.ts';
 import { pipeline } from '../../src/contract/index.ts';
 import { EventGenerator, type GeneratedRecord } from '../../src/loadgen/events.ts';
