@@ -10,7 +10,7 @@ import { PROJECT_ROOT } from '../../src/contract/index.ts';
  */
 describe('benchmark suite (smoke)', () => {
   it('produces every field of npm run bench -- --json', async () => {
-    const r = await execa('node', ['--import', 'tsx', path.join(PROJECT_ROOT, 'src', 'bench', 'suite.ts'), '--smoke', '--json', '--no-docs'], {
+    const r = await execa('node', ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench', 'suite.ts'), '--smoke', '--json', '--no-docs'], {
       cwd: PROJECT_ROOT,
       stdin: 'ignore',
       timeout: 1_800_000,

@@ -11,7 +11,7 @@ import org.apache.spark.sql.streaming.Trigger
 import dev.speedlayer.job.{ClickHouseSink, JobArgs, JobSparkConf, ProgressListener, SpeedLayerBatch, SpeedLayerJob}
 
 /**
- * The reference of the benchmark suite (src/bench/suite.ts, "pipeline vs pass-through"): the
+ * The reference of the benchmark suite (bench/suite.ts, "pipeline vs pass-through"): the
  * job's own Kafka source (SpeedLayerJob.readEvents) and ClickHouse sink
  * (ClickHouseSink.insertWithRetry, JSONEachRow) with the same trigger, and nothing in between: no
  * validation, no state. Each record's bytes go to one String column of [[Table]], which the

@@ -1,4 +1,4 @@
-import { percentile } from '../report/stats.ts';
+import { percentile } from '../src/loadtest/stats.ts';
 
 /** One SPEEDLAYER_PROGRESS line of the job's log (spark/.../ProgressListener.scala). */
 interface BatchProgress {
