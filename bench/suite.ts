@@ -175,16 +175,31 @@ async function loadStep(
   };
 }
 
+/** The stacks up now: stopped on SIGINT / SIGTERM too (e.g. a test runner's timeout), not only at the end. */
+const teardowns = new Set<() => Promise<void>>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping the benchmark's stacks`);
+    void Promise.allSettled([...teardowns].map((t) => t())).then(() => process.exit(1));
+  });
+}
+
 async function withStack<T>(name: string, fn: (sb: CliSandbox) => Promise<T>, runner?: (sb: CliSandbox) => ReturnType<typeof cliOf>): Promise<T> {
   const sb = await cliSandbox();
   const run = runner ? runner(sb) : (args: string[], opts?: { reject?: boolean }) => sb.run(args, opts);
+  const teardown = async () => {
+    await new ManagedProcess('bench-passthrough', localPaths(sb.home).sparkDir).stop();
+    await run(['down', '--purge', '--yes'], { reject: false });
+    await rm(sb.home, { recursive: true, force: true });
+  };
+  teardowns.add(teardown);
   log(`${name}: up (home ${sb.home})`);
   try {
     await run(['up']);
     return await fn(sb);
   } finally {
-    await run(['down', '--purge', '--yes'], { reject: false });
-    await rm(sb.home, { recursive: true, force: true });
+    await teardown();
+    teardowns.delete(teardown);
   }
 }
 
@@ -225,8 +240,18 @@ async function measureProducers(sb: CliSandbox, seconds: number, referenceRecord
   const partitions = pipeline.kafka.topics.events.partitions;
   const admin = kafkaClient(brokers).admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: ['bench.loadgen', 'bench.reference'].map((topic) => ({ topic, numPartitions: partitions })) });
-  await admin.disconnect();
+  const topics = ['bench.loadgen', 'bench.reference'];
+  try {
+    await admin.createTopics({ waitForLeaders: false, topics: topics.map((topic) => ({ topic, numPartitions: partitions })) });
+    // Until every partition has a leader (kafkajs' own wait gives up after a few retries on a busy machine).
+    for (const deadline = Date.now() + 120_000; ; await sleep(500)) {
+      const meta = await admin.fetchTopicMetadata({ topics }).catch(() => undefined);
+      if (meta?.topics.every((t) => t.partitions.length === partitions && t.partitions.every((p) => p.leader >= 0))) break;
+      if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} got no leaders within 120 s`);
+    }
+  } finally {
+    await admin.disconnect();
+  }
 
   const stop = new AbortController();
   const timer = setTimeout(() => stop.abort(), seconds * 1000);
