@@ -71,6 +71,8 @@ export interface SuiteResult {
   job_cpu_s_per_million_events_baseline: number | null;
   job_cpu_s_per_million_events_passthrough: number | null;
   idle_cpu_cores: { job: number; kafka: number; clickhouse: number; total: number };
+  /** The same for the job of the baseline commit, on its own stack. */
+  idle_cpu_cores_baseline?: { job: number; kafka: number; clickhouse: number; total: number };
   rss_total_mib_at_10k: number;
   producer_eps: number;
   producer_reference_eps: number;
@@ -124,11 +126,11 @@ const rss = (u: Usage) => Object.fromEntries(Object.entries(u).map(([k, v]) => [
 
 /** Runs the CLI of another checkout (the baseline worktree) against a sandbox's home and config. */
 function cliOf(root: string, sb: CliSandbox) {
-  return (args: string[], opts: { reject?: boolean } = {}) =>
+  return (args: string[], opts: { reject?: boolean; timeoutMs?: number } = {}) =>
     execa('node', [path.join(root, 'bin', 'speedlayer.js'), '--config', sb.configFile, '--target', 'local', ...args], {
       env: { ...process.env, SPEEDLAYER_HOME: sb.home, SPEEDLAYER_CACHE: process.env.SPEEDLAYER_CACHE ?? path.join(PROJECT_ROOT, '.speedlayer', 'cache'), FORCE_COLOR: '0' },
       reject: opts.reject ?? true,
-      timeout: 1_800_000,
+      timeout: opts.timeoutMs ?? 1_800_000,
       stdin: 'ignore',
     });
 }
@@ -138,7 +140,7 @@ function cliOf(root: string, sb: CliSandbox) {
  * input (warm-up included: it is load too), CPU and peak RSS of each component over that span.
  */
 async function loadStep(
-  run: (args: string[], opts?: { reject?: boolean }) => Promise<{ stdout: string }>,
+  run: (args: string[], opts?: { reject?: boolean; timeoutMs?: number }) => Promise<{ stdout: string; stderr: string }>,
   sampler: UsageSampler,
   jobLogFile: string,
   rate: number,
@@ -146,7 +148,9 @@ async function loadStep(
   warmup: number,
 ): Promise<CurveStep> {
   const t0 = Date.now();
-  const lt = await run(['--json', 'loadtest', '--rate', String(rate), '--duration', String(duration), '--warmup', String(warmup)], { reject: false });
+  // No time limit of its own: the loadtest bounds its waits (drain timeout); a busy machine makes it long.
+  const lt = await run(['--json', 'loadtest', '--rate', String(rate), '--duration', String(duration), '--warmup', String(warmup)], { reject: false, timeoutMs: 3_600_000 });
+  if (!lt.stdout.trim().startsWith('{')) throw new Error(`loadtest printed no report:\n${lt.stderr.slice(-3000)}`);
   const t1 = Date.now();
   await sampler.sample();
   const report = JSON.parse(lt.stdout) as LoadtestReport;
@@ -330,6 +334,23 @@ async function measurePassthrough(sb: CliSandbox, rate: number, duration: number
   }
 }
 
+/**
+ * CPU cores of each component over `seconds` with no events, once the job is past its start: its
+ * first batch done, then the batches a start makes for due timeouts (stateRevisitSeconds + 5
+ * triggers: IdleTicker) over. The same wait for every job measured.
+ */
+async function measureIdle(sampler: UsageSampler, jobLogFile: string, seconds: number): Promise<SuiteResult['idle_cpu_cores']> {
+  for (const deadline = Date.now() + 600_000; !(await jobLog(jobLogFile)).includes('SPEEDLAYER_PROGRESS'); await sleep(1000)) {
+    if (Date.now() > deadline) throw new Error('the job ran no batch within 10 minutes of its start');
+  }
+  await sleep((pipeline.spark.stateRevisitSeconds + 5 * pipeline.spark.triggerIntervalSeconds + 5) * 1000);
+  const from = Date.now();
+  await sleep(seconds * 1000);
+  await sampler.sample();
+  const idle = sampler.window(from, Date.now());
+  return { job: round(idle.job.cores, 3), kafka: round(idle.kafka.cores, 3), clickhouse: round(idle.clickhouse.cores, 3), total: round(idle.total.cores, 3) };
+}
+
 /** A worktree of the baseline commit next to the system's temp files, sharing this checkout's node_modules. */
 async function baselineCheckout(): Promise<string> {
   const dir = path.join(os.tmpdir(), `speedlayer-bench-baseline-${BASELINE_COMMIT}`);
@@ -344,7 +365,7 @@ async function baselineCheckout(): Promise<string> {
   return dir;
 }
 
-export async function runSuite(o: { smoke: boolean; baseline: boolean; duration: number; warmup: number; idle: number; rates: number[]; producerSeconds: number }): Promise<SuiteResult> {
+export async function runSuite(o: { smoke: boolean; baseline: boolean; idleOnly: boolean; duration: number; warmup: number; idle: number; rates: number[]; producerSeconds: number }): Promise<SuiteResult> {
   const loadBefore = round(os.loadavg()[0]!, 2);
   const result: Partial<SuiteResult> = {
     machine: { cores: os.cpus().length, cpu: cpuModel(), load_before: loadBefore, memory_gib: Math.round(os.totalmem() / 1024 ** 3) },
@@ -353,9 +374,11 @@ export async function runSuite(o: { smoke: boolean; baseline: boolean; duration:
   const baselineDir = o.baseline ? await baselineCheckout() : undefined;
 
   await withStack('job', async (sb) => {
-    log('producer: load generator vs kafka-producer-perf-test');
-    const p = await measureProducers(sb, o.producerSeconds, o.smoke ? 20_000 : 1_000_000);
-    Object.assign(result, { producer_eps: p.eps, producer_reference_eps: p.referenceEps, producer_record_bytes: p.recordBytes });
+    if (!o.idleOnly) {
+      log('producer: load generator vs kafka-producer-perf-test');
+      const p = await measureProducers(sb, o.producerSeconds, o.smoke ? 20_000 : 1_000_000);
+      Object.assign(result, { producer_eps: p.eps, producer_reference_eps: p.referenceEps, producer_record_bytes: p.recordBytes });
+    }
 
     log('job: submit, then idle');
     await sb.run(['submit']);
@@ -363,12 +386,8 @@ export async function runSuite(o: { smoke: boolean; baseline: boolean; duration:
     const sampler = new UsageSampler(await componentGroups(paths.stateDir));
     sampler.start();
     try {
-      await sleep(5000); // the first batches after the start are not idle
-      const idleFrom = Date.now();
-      await sleep(o.idle * 1000);
-      await sampler.sample();
-      const idle = sampler.window(idleFrom, Date.now());
-      result.idle_cpu_cores = { job: round(idle.job.cores, 3), kafka: round(idle.kafka.cores, 3), clickhouse: round(idle.clickhouse.cores, 3), total: round(idle.total.cores, 3) };
+      result.idle_cpu_cores = await measureIdle(sampler, path.join(paths.sparkDir, 'spark-job.log'), o.idle);
+      if (o.idleOnly) return;
 
       const curve: CurveStep[] = [];
       for (const rate of o.rates) {
@@ -391,6 +410,23 @@ export async function runSuite(o: { smoke: boolean; baseline: boolean; duration:
     }
   });
 
+  if (o.idleOnly) {
+    if (baselineDir) {
+      await withStack(`baseline ${BASELINE_COMMIT}`, async (sb) => {
+        await cliOf(baselineDir, sb)(['submit']);
+        const sampler = new UsageSampler(await componentGroups(localPaths(sb.home).stateDir));
+        sampler.start();
+        try {
+          log(`baseline: idle ${o.idle} s`);
+          result.idle_cpu_cores_baseline = await measureIdle(sampler, path.join(localPaths(sb.home).sparkDir, 'spark-job.log'), o.idle);
+        } finally {
+          sampler.stop();
+        }
+      }, (sb) => cliOf(baselineDir, sb));
+    }
+    result.machine!.load_after = round(os.loadavg()[0]!, 2);
+    return result as SuiteResult;
+  }
   const at10k = result.curve!.find((s) => s.target_eps === 10000) ?? result.curve![0]!;
   result.e2e_latency_ms_at_10k = at10k.e2e_latency_ms;
   result.batch_ms_at_10k = at10k.batch_ms;
@@ -419,6 +455,8 @@ export async function runSuite(o: { smoke: boolean; baseline: boolean; duration:
         const sampler = new UsageSampler(await componentGroups(localPaths(sb.home).stateDir));
         sampler.start();
         try {
+          log(`baseline: idle ${o.idle} s`);
+          result.idle_cpu_cores_baseline = await measureIdle(sampler, path.join(localPaths(sb.home).sparkDir, 'spark-job.log'), o.idle);
           log(`baseline: ${at10k.target_eps} events/s for ${o.duration} s`);
           result.baseline = await loadStep(run, sampler, path.join(localPaths(sb.home).sparkDir, 'spark-job.log'), at10k.target_eps, o.duration, o.warmup);
         } finally {
@@ -454,7 +492,7 @@ function renderDocs(r: SuiteResult, command: string, charts: { latency: string; 
     `| e2e latency p50 / p95 / p99 ms at 10k/s | ${q(r.e2e_latency_ms_at_10k)} | ${r.baseline ? `${BASELINE_COMMIT}: ${q(r.baseline.e2e_latency_ms)}` : ''} |`,
     `| batch duration p50 / p95 ms at 10k/s | ${r.batch_ms_at_10k.p50} / ${r.batch_ms_at_10k.p95} | ${r.baseline ? `${BASELINE_COMMIT}: ${r.baseline.batch_ms.p50} / ${r.baseline.batch_ms.p95}` : ''} |`,
     `| max sustained events/s (${r.settings.step_seconds} s steps) | ${r.max_sustained_eps} | |`,
-    `| idle CPU cores over ${r.settings.idle_seconds} s: job / kafka / clickhouse / total | ${c(r.idle_cpu_cores)} | |`,
+    `| idle CPU cores over ${r.settings.idle_seconds} s: job / kafka / clickhouse / total | ${c(r.idle_cpu_cores)} | ${r.idle_cpu_cores_baseline ? `${BASELINE_COMMIT}: ${c(r.idle_cpu_cores_baseline)}` : ''} |`,
     `| peak RSS MiB at 10k/s (total) | ${r.rss_total_mib_at_10k} | |`,
     `| dashboard queries p50 / p95 / p99 ms, idle / under 10k/s ingest | ${q(r.query_latency_ms_idle)} / ${q(r.query_latency_ms_under_load)} | |`,
     '',
@@ -484,6 +522,7 @@ async function main(): Promise<void> {
       json: { type: 'boolean', default: false },
       smoke: { type: 'boolean', default: false },
       'no-baseline': { type: 'boolean', default: false },
+      'idle-only': { type: 'boolean', default: false },
       'no-docs': { type: 'boolean', default: false },
       duration: { type: 'string' },
       warmup: { type: 'string' },
@@ -498,6 +537,7 @@ async function main(): Promise<void> {
   const opts = {
     smoke,
     baseline: !values['no-baseline'],
+    idleOnly: values['idle-only']!,
     duration: num(values.duration, 120, 5),
     warmup: num(values.warmup, 15, 0),
     idle: num(values.idle, 60, 5),
@@ -505,11 +545,11 @@ async function main(): Promise<void> {
     producerSeconds: num(values['producer-seconds'], 20, 3),
   };
   const result = await runSuite(opts);
-  if (values.json) console.log(JSON.stringify(result, null, 2));
+  if (values.json || opts.idleOnly) console.log(JSON.stringify(result, null, 2));
   else console.log(renderDocs(result, `npm run bench -- ${process.argv.slice(2).join(' ')}`, { latency: 'latency-vs-throughput.svg', cpu: 'cpu-per-component.svg' }));
   // A smoke run's seconds-long figures are not written into the docs; its charts go to a temporary directory.
   if (smoke) await renderCharts(result, os.tmpdir());
-  if (!values['no-docs'] && !smoke) {
+  if (!values['no-docs'] && !smoke && !opts.idleOnly) {
     const dir = path.join(PROJECT_ROOT, 'docs', 'benchmarks');
     await mkdir(dir, { recursive: true });
     const charts = await renderCharts(result, dir);
