@@ -1,6 +1,6 @@
 import type { CommandContext } from './context.ts';
 import { EXIT_FAILURE, UsageError } from '../base/errors.ts';
-import { runLoadtest, type LoadtestReport } from '../loadtest/loadtest.ts';
+import type { LoadtestReport } from '../loadtest/loadtest.ts';
 import { checksTable, fmtQuantiles, n, table } from './render.ts';
 import { defineCommand } from './command.ts';
 
@@ -50,6 +50,8 @@ export function addLoadtestOptions(cmd: import('commander').Command): void {
 export async function loadtest(ctx: CommandContext, flags: LoadtestFlags): Promise<LoadtestReport> {
   const target = await ctx.target();
   const endpoints = await target.endpoints();
+  // Loaded here, not at start: the engine pulls in kafkajs and the ClickHouse client.
+  const { runLoadtest } = await import('../loadtest/loadtest.ts');
   return runLoadtest(
     endpoints,
     { ...flags, users: ctx.config.loadtest.users, products: ctx.config.loadtest.products, checks: ctx.config.checks },
