@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import chalk from 'chalk';
 import { commands } from '../commands/index.ts';
+import { TARGET_NAMES } from '../config/targets.ts';
 import type { TargetChoice } from '../targets/resolve.ts';
 import type { Target, TargetName } from '../stack/target.ts';
 import type { CommandContext } from '../commands/context.ts';
@@ -68,7 +69,7 @@ async function buildContext(g: GlobalOptions, io: MainIo, signal: AbortSignal): 
           configTarget: config.target,
           upTargets: async () => {
             const up: TargetName[] = [];
-            for (const name of ['local', 'kind'] as const) {
+            for (const name of TARGET_NAMES) {
               const t = await createTarget(name, targetCtx).catch(() => undefined);
               if (t && (await t.isUp().catch(() => false))) up.push(name);
             }
@@ -107,7 +108,7 @@ export async function main(argv: string[], io: MainIo = defaultIo()): Promise<nu
 
   const program = new Command('speedlayer')
     .description('Stand up and drive a real-time analytics speed layer: Kafka -> Spark Structured Streaming -> ClickHouse.')
-    .addOption(new Option('-t, --target <target>', 'where the stack runs').choices(['local', 'kind']))
+    .addOption(new Option('-t, --target <target>', 'where the stack runs').choices(TARGET_NAMES))
     .option('-c, --config <file>', 'YAML config file (default: $SPEEDLAYER_CONFIG)')
     .option('--json', 'machine-readable output on stdout')
     .option('-v, --verbose', 'show command output and details')

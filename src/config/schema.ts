@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { KindConfigSchema } from './kind.ts';
+import { TARGET_NAMES } from './targets.ts';
 
 const port = z.number().int().min(1).max(65535);
 
@@ -52,7 +53,7 @@ export const ChecksConfigSchema = z.strictObject({
 export { KindConfigSchema };
 
 export const ConfigSchema = z.strictObject({
-  target: z.enum(['local', 'kind']).optional(),
+  target: z.enum(TARGET_NAMES).optional(),
   /** State directory: pids, ports, logs, data, checkpoints. */
   home: z.string().min(1).optional(),
   /** How long ClickHouse keeps the speed layer's rows (every table's TTL), on both targets. */

@@ -15,7 +15,6 @@ import { runPreflightChecks } from './steps/preflight.ts';
 import { kindComponents, kindJobProgress } from './status.ts';
 
 export type { KindPlan, PlanStep, PlanManifest } from './plan.ts';
-export { formatBudget } from './plan.ts';
 export { KindConfigSchema, type KindConfig } from '../../config/kind.ts';
 
 export interface KindTarget extends Target {
@@ -79,6 +78,7 @@ export function createKindTarget(ctx: TargetContext, overrides: KindTargetOverri
     async downSteps(opts) {
       return downSteps(k, opts.keepCluster ?? false);
     },
+    downDestroys: (opts) => (opts.keepCluster ? undefined : 'delete the kind cluster'),
     endpoints: () => kindEndpoints(k),
     components: () => kindComponents(k.kube(), config.namespace),
     jobProgress: () => kindJobProgress(k.kube(), config.namespace),
