@@ -16,6 +16,8 @@ export interface TopicSpec {
 export interface PipelineContract {
   kafka: { topics: { events: TopicSpec; deadLetter: TopicSpec; users: TopicSpec }; consumerGroup: string };
   clickhouse: { database: string; tables: Record<string, string> & { events: string; deadLetters: string; schemaMigrations: string } };
+  /** Line prefixes the job prints on stdout (each followed by a space and its content). */
+  jobProtocol: { started: string; progress: string; failed: string };
   spark: {
     triggerIntervalSeconds: number;
     maxOffsetsPerTrigger: number;
