@@ -69,15 +69,19 @@ export class UsageSampler {
     return s;
   }
 
+  private stopped = false;
+
   start(): void {
     const tick = async () => {
       await this.sample();
-      this.timer = setTimeout(() => void tick(), 1000);
+      // A stop() while the sample was read must not schedule another (the process would never exit).
+      if (!this.stopped) this.timer = setTimeout(() => void tick(), 1000);
     };
     void tick();
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
   }
 
