@@ -1,5 +1,6 @@
 import type { CommandContext } from '../cli/context.ts';
 import { EXIT_FAILURE, UsageError } from '../cli/errors.ts';
+import { pipeline } from '../contract/index.ts';
 import { runLoadtest, type LoadtestReport } from '../report/loadtest.ts';
 import { checksTable, fmtQuantiles, n, table } from '../report/render.ts';
 import { defineCommand } from './command.ts';
@@ -24,6 +25,21 @@ function number(raw: unknown, flag: string, rule: (v: number) => boolean, expect
 }
 
 export function parseLoadtestFlags(raw: Record<string, unknown>, ctx: Pick<CommandContext, 'config'>): LoadtestFlags {
+  const flags = parseFlags(raw, ctx);
+  // The accelerated event clock starts up to (warm-up + duration) x scale in the past: beyond the
+  // horizon its events would be expired_event_time dead letters.
+  const reachMs = (flags.warmupSeconds + flags.durationSeconds) * 1000 * flags.eventTimeScale;
+  const horizonMs = pipeline.deadLetter.maxEventAgeSeconds * 1000;
+  if (reachMs >= horizonMs) {
+    throw new UsageError(
+      `--event-time-scale ${flags.eventTimeScale} with ${flags.durationSeconds} s (+ ${flags.warmupSeconds} s warm-up) starts the event clock ${Math.round(reachMs / 3_600_000)} h in the past, beyond the event-time horizon of ${Math.round(horizonMs / 3_600_000)} h (deadLetter.maxEventAgeSeconds)`,
+      { fix: 'Use a smaller --event-time-scale or --duration' },
+    );
+  }
+  return flags;
+}
+
+function parseFlags(raw: Record<string, unknown>, ctx: Pick<CommandContext, 'config'>): LoadtestFlags {
   const lt = ctx.config.loadtest;
   return {
     rate: number(raw.rate, '--rate', (v) => v > 0, 'a positive number of events per second') ?? lt.rate,

@@ -33,7 +33,14 @@ export interface PipelineContract {
      */
     jvmOptions: string[];
   };
-  deadLetter: { maxPayloadBytes: number; maxEventBytes: number };
+  deadLetter: {
+    maxPayloadBytes: number;
+    maxEventBytes: number;
+    /** An event_time further ahead of its Kafka timestamp is a `future_event_time` dead letter (a wrong clock must not move the watermark). */
+    maxEventTimeAheadSeconds: number;
+    /** An event_time further behind its Kafka timestamp is an `expired_event_time` dead letter (past the horizon). */
+    maxEventAgeSeconds: number;
+  };
 }
 
 export const pipeline: PipelineContract = JSON.parse(readFileSync(path.join(CONTRACT_DIR, 'pipeline.json'), 'utf8'));
@@ -43,6 +50,14 @@ export const eventSchema: Record<string, unknown> = JSON.parse(readFileSync(EVEN
 
 export const EVENT_TYPES = (eventSchema as { properties: { event_type: { enum: string[] } } }).properties.event_type
   .enum as readonly string[];
+
+/**
+ * Values of `dead_letters.reason` (the job's Reason object): the record is not UTF-8, larger than
+ * maxEventBytes, not one JSON value, against the schema, or its event_time is beyond the bounds
+ * around its Kafka timestamp (maxEventTimeAheadSeconds ahead, maxEventAgeSeconds behind).
+ */
+export const DEAD_LETTER_REASONS = ['not_utf8', 'too_large', 'invalid_json', 'schema', 'future_event_time', 'expired_event_time'] as const;
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 export interface Migration {
   version: number;

@@ -30,8 +30,12 @@ final case class Pipeline(
     mainClass: String,
     limits: Limits)
 
-/** Size limits from `deadLetter` of pipeline.json. */
-final case class Limits(maxEventBytes: Int, maxPayloadBytes: Int)
+/**
+ * Limits from `deadLetter` of pipeline.json: sizes, and how far an event's event_time may be from
+ * its Kafka record's timestamp (the broker's append time): more than `maxEventTimeAheadMs` ahead
+ * is `future_event_time`, more than `maxEventAgeMs` behind is `expired_event_time`.
+ */
+final case class Limits(maxEventBytes: Int, maxPayloadBytes: Int, maxEventTimeAheadMs: Long, maxEventAgeMs: Long)
 
 object Contract {
   val PipelinePath = "contract/pipeline.json"
@@ -89,6 +93,8 @@ object Contract {
       mainClass = at("/spark/mainClass").asText(),
       limits = Limits(
         maxEventBytes = at("/deadLetter/maxEventBytes").asInt(),
-        maxPayloadBytes = at("/deadLetter/maxPayloadBytes").asInt()))
+        maxPayloadBytes = at("/deadLetter/maxPayloadBytes").asInt(),
+        maxEventTimeAheadMs = at("/deadLetter/maxEventTimeAheadSeconds").asLong() * 1000L,
+        maxEventAgeMs = at("/deadLetter/maxEventAgeSeconds").asLong() * 1000L))
   }
 }

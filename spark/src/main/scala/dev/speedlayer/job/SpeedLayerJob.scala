@@ -98,7 +98,7 @@ object SpeedLayerJob {
       publishDeadLetters = SpeedLayerBatch.kafkaPublisher(config.bootstrapServers, config.deadLetterTopic),
       afterWrite = FaultInjection.fromEnv(sys.env))
     val writeBatch: (Dataset[Output], Long) => Unit = batch
-    process(readEvents(spark, config), pipeline.limits, config.usersTopic, config.watermarkDelaySeconds, config.stateRevisitSeconds * 1000L)
+    process(readEvents(spark, config), config.limits(pipeline.limits), config.usersTopic, config.watermarkDelaySeconds, config.stateRevisitSeconds * 1000L)
       .writeStream
       .queryName(QueryName)
       .outputMode(OutputMode.Update())

@@ -222,7 +222,7 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
     val later = pageView.replace("2025-01-15T10:00:00.123Z", "2025-01-15T10:10:00.000Z").replace("-000000000001", "-000000000011")
     def rows = clickhouse.storedRows("pipeline_progress").map(l => new com.fasterxml.jackson.databind.ObjectMapper().readTree(l))
     try {
-      input.addData(Seq(source(utf8(pageView), 0), source(utf8(pageView), 1), source(utf8(notJson), 2), source(utf8(later), 3)))
+      input.addData(Seq(source(utf8(pageView), 0), source(utf8(pageView), 1), source(utf8(notJson), 2), source(utf8(later), 3, at = java.time.Instant.parse("2025-01-15T10:10:00.000Z"))))
       query.processAllAvailable()
       input.addData(Seq(source(utf8(search), 4))) // 10:00:00.123 < watermark 10:08: late
       query.processAllAvailable()
