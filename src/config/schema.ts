@@ -12,6 +12,15 @@ export const LocalPortsSchema = z.strictObject({
   sparkUi: port.default(14040),
 });
 
+const RestartSchema = z.strictObject({
+  /** Failed runs in a row after which the supervisor gives up (0: never restart). */
+  maxRestarts: z.number().int().min(0).default(5),
+  initialBackoffSeconds: z.number().min(0).default(5),
+  maxBackoffSeconds: z.number().min(0).default(60),
+  /** A run that lasted this long resets the count. */
+  stableAfterSeconds: z.number().min(0).default(600),
+});
+
 export const LocalConfigSchema = z.strictObject({
   ports: LocalPortsSchema.default(LocalPortsSchema.parse({})),
   /** auto: a `clickhouse` binary on PATH if there is one, else the embedded chDB engine. */
@@ -26,8 +35,10 @@ export const LocalConfigSchema = z.strictObject({
     .strictObject({
       driverMemoryMb: z.number().int().min(512).default(2048),
       cores: z.number().int().min(1).default(2),
+      /** restartPolicy OnFailure of the job (src/targets/local/restart-policy.ts). */
+      restart: RestartSchema.default(RestartSchema.parse({})),
     })
-    .default({ driverMemoryMb: 2048, cores: 2 }),
+    .default({ driverMemoryMb: 2048, cores: 2, restart: RestartSchema.parse({}) }),
 });
 
 export const LoadtestConfigSchema = z.strictObject({

@@ -25,6 +25,11 @@ export interface PipelineContract {
      * when event time runs faster than the wall clock (a replay, --event-time-scale).
      */
     stateRevisitSeconds: number;
+    /**
+     * How long the job retries a failed ClickHouse insert (capped exponential backoff, same
+     * deduplication token) before the batch fails and the job stops for its supervisor to restart.
+     */
+    clickhouseRetrySeconds: number;
     mainClass: string;
     /**
      * JVM flags of the job's driver and executors on both targets. -XX:-DontCompileHugeMethods: Spark's

@@ -81,6 +81,12 @@ export function createLocalTarget(ctx: TargetContext): Target & { undoUp(): Prom
         uiPort: s.ports.sparkUi,
         driverMemoryMb: cfg.spark.driverMemoryMb,
         cores: cfg.spark.cores,
+        restartPolicy: {
+          maxRestarts: cfg.spark.restart.maxRestarts,
+          initialBackoffMs: cfg.spark.restart.initialBackoffSeconds * 1000,
+          maxBackoffMs: cfg.spark.restart.maxBackoffSeconds * 1000,
+          stableAfterMs: cfg.spark.restart.stableAfterSeconds * 1000,
+        },
         endpoints: async () => endpointsOf(s),
       }),
     };
@@ -192,7 +198,7 @@ export function createLocalTarget(ctx: TargetContext): Target & { undoUp(): Prom
           pid: rec?.pid,
           ports: comp.ports(),
           version: rec ? await comp.version().catch(() => undefined) : undefined,
-          detail: rec ? undefined : [await comp.whyDown?.(), `log: ${comp.process.logFile}`].filter(Boolean).join('; '),
+          detail: rec ? await comp.whileUp?.() : [await comp.whyDown?.(), `log: ${comp.process.logFile}`].filter(Boolean).join('; '),
         });
       }
       return out;

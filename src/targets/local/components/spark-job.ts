@@ -1,14 +1,17 @@
 import { parseJobProgress } from '../../../report/job-progress.ts';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { SpeedlayerError } from '../../../cli/errors.ts';
-import { CONTRACT_DIR, pipeline } from '../../../contract/index.ts';
+import { CONTRACT_DIR, PROJECT_ROOT, pipeline } from '../../../contract/index.ts';
 import { jobArguments } from '../../../contract/job-arguments.ts';
 import type { JobProgress, StackEndpoints } from '../../target.ts';
 import { SPARK_PROJECT_DIR } from '../paths.ts';
+import type { SupervisorPlan } from '../job-supervisor-main.ts';
+import { readSupervisorState, supervisorSummary, type RestartPolicy } from '../restart-policy.ts';
 import { ManagedProcess } from '../supervisor.ts';
 import type { LocalComponent } from './component.ts';
 
@@ -81,8 +84,11 @@ export interface SparkJobOptions {
   uiPort: number;
   driverMemoryMb: number;
   cores: number;
+  restartPolicy: RestartPolicy;
   endpoints: () => Promise<StackEndpoints>;
 }
+
+const SUPERVISOR_MAIN = fileURLToPath(new URL('../job-supervisor-main.ts', import.meta.url));
 
 export async function readJobProgress(progressFile: string): Promise<JobProgress | undefined> {
   try {
@@ -109,6 +115,8 @@ export function lastJobFailure(log: string): string | undefined {
 
 export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
   const process = new ManagedProcess('spark-job', o.dir);
+  const planFile = path.join(o.dir, 'spark-job.supervisor-plan.json');
+  const supervisorStateFile = path.join(o.dir, 'spark-job.supervisor.json');
   let startedAt = 0;
   let logOffset = 0;
   return {
@@ -130,7 +138,7 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
         .filter((l) => l && !l.startsWith('#'));
       startedAt = Date.now();
       logOffset = (await stat(process.logFile).catch(() => undefined))?.size ?? 0;
-      return {
+      const job = {
         command: 'java',
         args: [
           `-Xmx${o.driverMemoryMb}m`,
@@ -154,6 +162,16 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
             progressFile: o.progressFile,
           }),
         ],
+      };
+      // The JVM runs under a supervisor that restarts it after a failure (restartPolicy OnFailure).
+      const plan: SupervisorPlan = { ...job, cwd: globalThis.process.cwd(), stateFile: supervisorStateFile, policy: o.restartPolicy };
+      await writeFile(planFile, JSON.stringify(plan, null, 2));
+      await rm(supervisorStateFile, { force: true });
+      return {
+        command: globalThis.process.execPath,
+        // tsx is resolved from the project (the CLI's own dependency), whatever the user's cwd.
+        args: ['--import', 'tsx', SUPERVISOR_MAIN, planFile],
+        cwd: PROJECT_ROOT,
         // The password travels in the environment, not on the command line (ps shows arguments).
         env: { ...globalThis.process.env, CLICKHOUSE_PASSWORD: e.clickhouse.password },
         ports: [o.uiPort],
@@ -167,9 +185,15 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
     },
     version: async () => SPARK_VERSION,
     async whyDown() {
+      const supervisor = await readSupervisorState(supervisorStateFile);
+      if (supervisor?.state === 'gave-up') return supervisorSummary(supervisor);
       // The end of the log is enough: the failure line is followed by one stack trace at most.
       const failure = lastJobFailure(await process.logFrom(-256 * 1024));
       return failure && `failed: ${failure} (fix the cause, then 'speedlayer submit': it resumes from its checkpoint)`;
+    },
+    async whileUp() {
+      const supervisor = await readSupervisorState(supervisorStateFile);
+      return supervisor && supervisorSummary(supervisor);
     },
   };
 }

@@ -27,6 +27,7 @@ final case class Pipeline(
     maxOffsetsPerTrigger: Long,
     watermarkDelaySeconds: Int,
     stateRevisitSeconds: Int,
+    clickhouseRetrySeconds: Int,
     mainClass: String,
     limits: Limits)
 
@@ -90,6 +91,7 @@ object Contract {
       maxOffsetsPerTrigger = at("/spark/maxOffsetsPerTrigger").asLong(),
       watermarkDelaySeconds = at("/spark/watermarkDelaySeconds").asInt(),
       stateRevisitSeconds = at("/spark/stateRevisitSeconds").asInt(),
+      clickhouseRetrySeconds = at("/spark/clickhouseRetrySeconds").asInt(),
       mainClass = at("/spark/mainClass").asText(),
       limits = Limits(
         maxEventBytes = at("/deadLetter/maxEventBytes").asInt(),

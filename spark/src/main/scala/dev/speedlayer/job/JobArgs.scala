@@ -21,10 +21,12 @@ final case class JobConfig(
     watermarkDelaySeconds: Int,
     stateRevisitSeconds: Int,
     maxEventTimeAheadSeconds: Long,
-    maxEventAgeSeconds: Long) {
+    maxEventAgeSeconds: Long,
+    clickhouseRetrySeconds: Int) {
 
   def clickhouse: ClickHouseConfig =
-    ClickHouseConfig(url = clickhouseUrl, user = clickhouseUser, password = clickhousePassword, database = clickhouseDatabase)
+    ClickHouseConfig(url = clickhouseUrl, user = clickhouseUser, password = clickhousePassword, database = clickhouseDatabase,
+      retryForMs = clickhouseRetrySeconds * 1000L)
 
   override def toString: String =
     s"JobConfig(bootstrapServers=$bootstrapServers, eventsTopic=$eventsTopic, deadLetterTopic=$deadLetterTopic, " +
@@ -33,7 +35,7 @@ final case class JobConfig(
       s"maxOffsetsPerTrigger=$maxOffsetsPerTrigger, startingOffsets=$startingOffsets, progressFile=$progressFile, " +
       s"shufflePartitions=$shufflePartitions, usersTopic=$usersTopic, watermarkDelaySeconds=$watermarkDelaySeconds, " +
       s"stateRevisitSeconds=$stateRevisitSeconds, maxEventTimeAheadSeconds=$maxEventTimeAheadSeconds, " +
-      s"maxEventAgeSeconds=$maxEventAgeSeconds)"
+      s"maxEventAgeSeconds=$maxEventAgeSeconds, clickhouseRetrySeconds=$clickhouseRetrySeconds)"
 
   /** The contract's limits with this run's event-time bounds. */
   def limits(contract: Limits): Limits =
@@ -62,6 +64,7 @@ object JobArgs {
     Opt("users-topic", Some(pipeline.usersTopic), "compacted user-dimension topic, read with the events"),
     Opt("watermark-delay-seconds", Some(pipeline.watermarkDelaySeconds.toString), "event-time watermark delay: older events are late"),
     Opt("state-revisit-seconds", Some(pipeline.stateRevisitSeconds.toString), "longest processing time before a user's state is revisited without input (closes sessions the watermark expired, forgets old event ids)"),
+    Opt("clickhouse-retry-seconds", Some(pipeline.clickhouseRetrySeconds.toString), "how long a failed ClickHouse insert is retried (capped exponential backoff) before the job fails"),
     Opt("max-event-time-ahead-seconds", Some((pipeline.limits.maxEventTimeAheadMs / 1000).toString), "an event_time further ahead of its Kafka timestamp is a future_event_time dead letter"),
     Opt("max-event-age-seconds", Some((pipeline.limits.maxEventAgeMs / 1000).toString), "an event_time further behind its Kafka timestamp is an expired_event_time dead letter"))
 
@@ -154,7 +157,8 @@ object JobArgs {
       watermarkDelaySeconds = nonNegativeInt("watermark-delay-seconds"),
       stateRevisitSeconds = positiveInt("state-revisit-seconds"),
       maxEventTimeAheadSeconds = positiveLong("max-event-time-ahead-seconds"),
-      maxEventAgeSeconds = positiveLong("max-event-age-seconds"))
+      maxEventAgeSeconds = positiveLong("max-event-age-seconds"),
+      clickhouseRetrySeconds = nonNegativeInt("clickhouse-retry-seconds"))
 
     if (config.clickhouseUrl.nonEmpty && !config.clickhouseUrl.matches("(?i)https?://.+")) {
       errors += s"--clickhouse-url must be an http:// or https:// URL, got '${config.clickhouseUrl}'"

@@ -35,7 +35,7 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
 
   private def chConfig = ClickHouseConfig(
     url = clickhouse.url, user = "default", password = "", database = "speedlayer",
-    maxAttempts = 3, initialBackoffMs = 10, maxBackoffMs = 20)
+    retryForMs = 2000, initialBackoffMs = 10, maxBackoffMs = 20)
 
   private def newBatch(): SpeedLayerBatch = new SpeedLayerBatch(
     chConfig, tables,
@@ -187,11 +187,12 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
     val message = SpeedLayerJob.failureMessage(failure)
     assert(message.matches(
       s"dev\\.speedlayer\\.job\\.ClickHouseInsertException: insert of 1 rows into speedlayer\\.dead_letters " +
-        s"\\(token ${first.id}-0-dead_letters-s[01]\\) failed after 3 attempts: .*"), message)
+        s"\\(token ${first.id}-0-dead_letters-s[01]\\) failed after \\d+ attempts in 2 s \\(retry limit 2 s\\): .*"), message)
     assert(message.contains("TOO_MANY_PARTS"), message)
     assert(message.endsWith(s"(query id ${first.id}, run id ${first.runId})"), message)
     assert(!message.contains("\n"))
-    assert(clickhouse.insertsInto("dead_letters").size === 3)
+    val attempts = """failed after (\d+) attempts""".r.findFirstMatchIn(message).get.group(1).toInt
+    assert(attempts > 3 && clickhouse.insertsInto("dead_letters").size === attempts)
     assert(published.isEmpty)
 
     // ClickHouse is back; the query restarts from its checkpoint and replays batch 0.
