@@ -1,8 +1,8 @@
-import type { CommandContext } from '../cli/context.ts';
-import { EXIT_FAILURE, UsageError } from '../cli/errors.ts';
+import type { CommandContext } from './context.ts';
+import { EXIT_FAILURE, UsageError } from '../base/errors.ts';
 import { pipeline } from '../contract/index.ts';
-import { runLoadtest, type LoadtestReport } from '../report/loadtest.ts';
-import { checksTable, fmtQuantiles, n, table } from '../report/render.ts';
+import { runLoadtest, type LoadtestReport } from '../loadtest/loadtest.ts';
+import { checksTable, fmtQuantiles, n, table } from './render.ts';
 import { defineCommand } from './command.ts';
 
 export interface LoadtestFlags {

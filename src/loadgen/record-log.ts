@@ -1,5 +1,5 @@
 import { DEAD_LETTER_REASONS, EVENT_TYPES, type DeadLetterReason } from '../contract/index.ts';
-import type { ModelEvent, ModelRecord } from '../report/ground-truth.ts';
+import type { ModelEvent, ModelRecord } from '../model/ground-truth.ts';
 import type { EcommerceEvent, MalformedKind } from './events.ts';
 
 const TYPE_CODE = new Map<string, number>(EVENT_TYPES.map((t, i) => [t, i]));

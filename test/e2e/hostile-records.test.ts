@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { CompressionTypes, type Message, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliSandbox, type CliSandbox } from '../../src/bench/cli-sandbox.ts';
+import { cliSandbox, type CliSandbox } from '../support/cli-sandbox.ts';
 import { kafkaClient } from '../../src/clients/kafka.ts';
 import { pipeline } from '../../src/contract/index.ts';
 import type { EcommerceEvent } from '../../src/loadgen/events.ts';

@@ -1,14 +1,15 @@
-import { parseJobProgress } from '../../../report/job-progress.ts';
+import { parseJobProgress } from '../../../contract/job-progress.ts';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { SpeedlayerError } from '../../../cli/errors.ts';
+import { SpeedlayerError } from '../../../base/errors.ts';
 import { CONTRACT_DIR, PROJECT_ROOT, pipeline } from '../../../contract/index.ts';
 import { jobArguments } from '../../../contract/job-arguments.ts';
-import type { JobProgress, StackEndpoints } from '../../target.ts';
+import type { StackEndpoints } from '../../../base/stack.ts';
+import type { JobProgress } from '../../../contract/job-progress.ts';
 import { SPARK_PROJECT_DIR } from '../paths.ts';
 import type { SupervisorPlan } from '../job-supervisor-main.ts';
 import { readSupervisorState, supervisorSummary, type RestartPolicy } from '../restart-policy.ts';
