@@ -26,6 +26,11 @@ export interface Target {
   jobProgress(): Promise<JobProgress | undefined>;
   /** Whether anything of this target exists (used to find "the stack that is already up"). */
   isUp(): Promise<boolean>;
+  /**
+   * For `submit --reset-checkpoint`: what discarding the job's checkpoint would replay and lose,
+   * and the action that stops the job and moves the checkpoint aside. Absent: not supported.
+   */
+  checkpointReset?(): Promise<{ description: string; reset(): Promise<string> }>;
 }
 
 /** What a target factory is given: validated config, the state directory and the status object. */

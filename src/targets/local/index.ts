@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { execa } from 'execa';
 import { SpeedlayerError } from '../../base/errors.ts';
+import { partitionOffsets } from '../../clients/kafka.ts';
 import { pipeline } from '../../contract/index.ts';
 import { applyClickHouseSchemaStep } from '../../stack/clickhouse-schema.ts';
 import { createKafkaTopicsStep } from '../../stack/kafka-topics.ts';
@@ -13,6 +14,7 @@ import type { LocalComponent } from './components/component.ts';
 import { kafkaComponent } from './components/kafka.ts';
 import { buildSparkJob, readJobProgress, sparkJobComponent } from './components/spark-job.ts';
 import { diskCheck, javaCheck, mavenCheck, memoryCheck, portChecks, pythonCheck } from './doctor.ts';
+import { discardCheckpoint, readCheckpoint, recordsBetween } from './checkpoint.ts';
 import { localPaths } from './paths.ts';
 import { newPassword, readStackState, removeStackState, writeStackState, type LocalStackState } from './stack-state.ts';
 import { startComponentStep, stopComponentStep } from './steps/start-component.ts';
@@ -212,6 +214,35 @@ export function createLocalTarget(ctx: TargetContext): Target & { undoUp(): Prom
 
     async isUp() {
       return (await readStackState(paths.stackFile)) !== undefined;
+    },
+
+    async checkpointReset() {
+      const s = await state(false);
+      if (!s) throw new SpeedlayerError('the local stack is not up', { fix: "Run 'speedlayer up' first." });
+      const cp = await readCheckpoint(paths.checkpointDir);
+      const eventsTopic = pipeline.kafka.topics.events.name;
+      const offsets = await partitionOffsets(endpointsOf(s).kafka, eventsTopic);
+      const inKafka = recordsBetween(undefined, offsets);
+      const unprocessed = cp?.offsets ? recordsBetween(cp.offsets[eventsTopic], offsets) : inKafka;
+      const retentionH = Number(pipeline.kafka.topics.events.config['retention.ms']) / 3_600_000;
+      const description = [
+        cp
+          ? `The job's checkpoint ${cp.path} ${cp.lastBatch === undefined ? 'has no batch yet' : `ends at batch ${cp.lastBatch}`}${cp.unreadable ? ` (unreadable: ${cp.unreadable})` : ''}.`
+          : `There is no checkpoint at ${paths.checkpointDir}.`,
+        `Resetting it discards the job's state: open sessions, the tiers built from purchases, the event ids it deduplicates by.`,
+        `The new job starts from the earliest offsets Kafka still holds: ${inKafka.toLocaleString('en-US')} records of ${eventsTopic} will be read again`,
+        `(${(inKafka - unprocessed).toLocaleString('en-US')} already processed, ${unprocessed.toLocaleString('en-US')} not yet). Replayed records are stored again:`,
+        `events keeps one row per event_id once ClickHouse merges, but sessions, late_events, dead_letters and the per-minute rollups count them twice.`,
+        `Purchases older than Kafka's retention (${retentionH} h) are gone from the tiers. The old checkpoint is kept, moved aside.`,
+      ].join('\n');
+      return {
+        description,
+        async reset() {
+          await components(s).sparkJob.process.stop();
+          if (!cp) return 'no checkpoint to discard';
+          return `checkpoint moved to ${await discardCheckpoint(paths.checkpointDir)}`;
+        },
+      };
     },
   };
 }

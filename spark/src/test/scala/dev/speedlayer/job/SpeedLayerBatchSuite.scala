@@ -215,6 +215,26 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
     assert(published.asScala.toSeq.map(_.getString(1)) === Seq(deadLetterLine))
   }
 
+  test("a corrupted checkpoint fails the restart with a message naming its path and the recovery") {
+    val input = MemoryStream[KafkaSourceRow](Encoders.product[KafkaSourceRow], spark.sqlContext)
+    val checkpoint = tempCheckpoint()
+    val first = start(input, checkpoint)
+    try {
+      input.addData(Seq(source(utf8(pageView), 0)))
+      first.processAllAvailable()
+    } finally first.stop()
+    java.nio.file.Files.writeString(java.nio.file.Paths.get(checkpoint, "offsets", "0"), "not an offset log\n")
+
+    val second = start(input, checkpoint)
+    val failure = intercept[StreamingQueryException](second.processAllAvailable())
+    second.stop()
+    val message = SpeedLayerJob.failureMessage(failure, Some(checkpoint))
+    assert(message.endsWith(s"; the checkpoint $checkpoint could not be read (corrupted, or written by an incompatible version of the job): " +
+      "'speedlayer submit --reset-checkpoint' discards it, after saying what is replayed and lost"), message)
+    // A failure that is not the checkpoint's gets no such hint.
+    assert(!SpeedLayerJob.failureMessage(new RuntimeException("boom"), Some(checkpoint)).contains("reset-checkpoint"))
+  }
+
   test("pipeline_progress: one row per batch with Spark's figures, the watermark and the late / duplicate / dead-letter counts") {
     val writer = new PipelineProgressWriter(chConfig, "pipeline_progress")
     spark.streams.addListener(writer)
