@@ -29,7 +29,11 @@ final case class Pipeline(
     stateRevisitSeconds: Int,
     clickhouseRetrySeconds: Int,
     mainClass: String,
+    protocol: JobProtocol,
     limits: Limits)
+
+/** Line prefixes the job prints on stdout for the CLI (`jobProtocol` of pipeline.json), each with its space. */
+final case class JobProtocol(started: String, progress: String, failed: String)
 
 /**
  * Limits from `deadLetter` of pipeline.json: sizes, and how far an event's event_time may be from
@@ -93,6 +97,10 @@ object Contract {
       stateRevisitSeconds = at("/spark/stateRevisitSeconds").asInt(),
       clickhouseRetrySeconds = at("/spark/clickhouseRetrySeconds").asInt(),
       mainClass = at("/spark/mainClass").asText(),
+      protocol = JobProtocol(
+        started = at("/jobProtocol/started").asText() + " ",
+        progress = at("/jobProtocol/progress").asText() + " ",
+        failed = at("/jobProtocol/failed").asText() + " "),
       limits = Limits(
         maxEventBytes = at("/deadLetter/maxEventBytes").asInt(),
         maxPayloadBytes = at("/deadLetter/maxPayloadBytes").asInt(),
