@@ -28,6 +28,7 @@ const suites = [
   ['spark', 'mvn', ['-B', '-q', '-f', 'spark/pom.xml', 'package']],
   ['integration', 'npx', vitest('integration')],
   ['e2e', 'npx', vitest('e2e')],
+  ['faults', 'npx', vitest('faults')],
 ];
 
 const totals = { passed: 0, failed: 0, skipped: 0 };

@@ -50,6 +50,8 @@ export interface LoadtestReport {
   e2e_latency_ms: Quantiles;
   query_latency_ms: Quantiles;
   query_latency_by_query_ms: Record<string, Quantiles>;
+  /** Dashboard query rounds that failed while producing (ClickHouse unreachable). */
+  query_errors: number;
   checks: Check[];
   passed: boolean;
 }
@@ -69,6 +71,8 @@ async function eventsTopicEnds(brokers: string[]): Promise<Record<number, number
 interface Run {
   ch: ReturnType<typeof clickhouseClient>;
   querySamples: Map<string, number[]>;
+  /** Dashboard query rounds that failed while producing. */
+  queryErrors: number;
   userPrefix: string;
   initialMaxEventTime?: number;
   before: Record<number, number>;
@@ -90,7 +94,7 @@ interface Run {
  */
 export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions, status: Status, signal?: AbortSignal): Promise<LoadtestReport> {
   const ch = clickhouseClient(endpoints.clickhouse);
-  const run = { ch, querySamples: new Map<string, number[]>() } as Run;
+  const run = { ch, querySamples: new Map<string, number[]>(), queryErrors: 0 } as Run;
   const scale = o.eventTimeScale ?? 1;
   // The measured run's options, built once; the warm-up is the same load with overrides.
   const load: ProduceOptions = {
@@ -169,7 +173,11 @@ function produceStep(run: Run, load: ProduceOptions): Step {
       let producing = true;
       const dashboardLoop = (async () => {
         while (producing) {
-          recordQueries(run, await timeDashboardQueries(run.ch));
+          // A ClickHouse that is away (a restart) fails the queries, not the load test: counted.
+          await timeDashboardQueries(run.ch).then(
+            (samples) => recordQueries(run, samples),
+            () => run.queryErrors++,
+          );
           await new Promise((r) => setTimeout(r, 1000));
         }
       })();
@@ -290,6 +298,7 @@ function report(run: Run, o: LoadtestOptions): LoadtestReport {
     e2e_latency_ms: run.e2e,
     query_latency_ms: quantiles(allQuerySamples),
     query_latency_by_query_ms: Object.fromEntries([...run.querySamples.entries()].map(([k, v]) => [k, quantiles(v)])),
+    query_errors: run.queryErrors,
     checks: [],
     passed: false,
   };
@@ -320,13 +329,16 @@ async function pollUntil<T>(
   signal?: AbortSignal,
 ): Promise<{ value: T; done: boolean; waitedS: number }> {
   const started = Date.now();
-  let value = await read();
-  while (!done(value) && Date.now() - started < timeoutMs && !signal?.aborted) {
-    onWait(value);
-    await new Promise((r) => setTimeout(r, 1000));
-    value = await read();
+  // A read that fails (ClickHouse restarting) is read again, until the timeout.
+  const attempt = () => read().then((v) => ({ v }), (error: unknown) => ({ error }));
+  let r = await attempt();
+  while (('error' in r || !done(r.v)) && Date.now() - started < timeoutMs && !signal?.aborted) {
+    if (!('error' in r)) onWait(r.v);
+    await new Promise((res) => setTimeout(res, 1000));
+    r = await attempt();
   }
-  return { value, done: done(value), waitedS: (Date.now() - started) / 1000 };
+  if ('error' in r) throw r.error;
+  return { value: r.v, done: done(r.v), waitedS: (Date.now() - started) / 1000 };
 }
 
 /**

@@ -1,11 +1,13 @@
 // The local streaming job's supervisor: runs the job's JVM, restarts it after a failure following
 // the restart policy (restart-policy.ts), and keeps its state file current for `status`.
-// Usage: node --import tsx job-supervisor-main.ts <plan.json>; the job's environment is its own.
+// Usage: node dist/targets/local/job-supervisor-main.js <plan.json> (or --import tsx on the .ts);
+// the job's environment is its own.
 // Started detached by ManagedProcess with stdout/stderr on the job's log, in the job's process group:
 // `down` (SIGTERM to the group) stops both; a SIGKILL of the JVM alone is a failure it restarts.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { pipeline } from '../../contract/index.ts';
 import { decideRestart, describeEnd, writeSupervisorState, type RestartPolicy, type SupervisorState } from './restart-policy.ts';
 
 export interface SupervisorPlan {
@@ -16,7 +18,7 @@ export interface SupervisorPlan {
   policy: RestartPolicy;
 }
 
-const FAILED = 'SPEEDLAYER_FAILED ';
+const FAILED = `${pipeline.jobProtocol.failed} `;
 const plan = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as SupervisorPlan;
 const state: SupervisorState = { state: 'running', runs: 0, failuresInARow: 0 };
 let stopping = false;

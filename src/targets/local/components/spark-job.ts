@@ -89,7 +89,10 @@ export interface SparkJobOptions {
   endpoints: () => Promise<StackEndpoints>;
 }
 
-const SUPERVISOR_MAIN = fileURLToPath(new URL('../job-supervisor-main.ts', import.meta.url));
+/** The supervisor's entry next to this module: .js in the compiled CLI (dist/), .ts run through tsx from the sources (tests). */
+const HERE = fileURLToPath(import.meta.url);
+const FROM_SOURCES = HERE.endsWith('.ts');
+const SUPERVISOR_MAIN = path.join(path.dirname(HERE), '..', `job-supervisor-main${FROM_SOURCES ? '.ts' : '.js'}`);
 
 export async function readJobProgress(progressFile: string): Promise<JobProgress | undefined> {
   try {
@@ -170,11 +173,13 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
       await rm(supervisorStateFile, { force: true });
       return {
         command: globalThis.process.execPath,
-        // tsx is resolved from the project (the CLI's own dependency), whatever the user's cwd.
-        args: ['--import', 'tsx', SUPERVISOR_MAIN, planFile],
+        // From the sources, tsx is resolved from the project (cwd), whatever the user's cwd.
+        args: [...(FROM_SOURCES ? ['--import', 'tsx'] : []), SUPERVISOR_MAIN, planFile],
         cwd: PROJECT_ROOT,
         // The password travels in the environment, not on the command line (ps shows arguments).
-        env: { ...globalThis.process.env, CLICKHOUSE_PASSWORD: e.clickhouse.password },
+        // SPARK_LOCAL_IP: Spark's web UI binds to it (else to 0.0.0.0; spark.driver.bindAddress
+        // covers only the RPC and block manager ports).
+        env: { ...globalThis.process.env, CLICKHOUSE_PASSWORD: e.clickhouse.password, SPARK_LOCAL_IP: '127.0.0.1' },
         ports: [o.uiPort],
       };
     },
