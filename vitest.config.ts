@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // unit: pure code and fakes, seconds. integration: one real server each (ClickHouse front, Kafka).
 // e2e: the whole local stack (Kafka + Spark + ClickHouse), minutes. faults: the stack under load
-// while a dependency fails (docs/reliability.md), ~15 minutes.
+// while a dependency fails (docs/reliability.md), ~15 minutes; run by npm run test:faults.
 export default defineConfig({
   test: {
     projects: [
