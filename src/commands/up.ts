@@ -21,6 +21,7 @@ export async function bringUp(ctx: CommandContext): Promise<void> {
 interface Plan {
   steps: Array<{ name: string; commands: string[][]; manifests: unknown[] }>;
   memory_budget: { limit_mib: number; total_mib: number; items: Array<{ name: string; request_mib: number; limit_mib: number }> };
+  cpu_budget: { limit_millicores: number; total_millicores: number; items: Array<{ name: string; request_millicores: number; limit_millicores: number | null }> };
 }
 
 export const upCommand = defineCommand<{ plan: boolean }>({
@@ -45,6 +46,10 @@ export const upCommand = defineCommand<{ plan: boolean }>({
         const b = plan.memory_budget;
         ctx.print('\nMemory budget (MiB)');
         ctx.print(table(['pod', 'request', 'limit'], [...b.items.map((i) => [i.name, i.request_mib, i.limit_mib]), ['total', '', b.total_mib], ['budget', '', b.limit_mib], ['headroom', '', b.limit_mib - b.total_mib]]));
+        // The scheduler places pods by their CPU requests; limits (mostly none) only cap bursts.
+        const c = plan.cpu_budget;
+        ctx.print('\nCPU budget (millicores)');
+        ctx.print(table(['pod', 'request', 'limit'], [...c.items.map((i) => [i.name, i.request_millicores, i.limit_millicores ?? 'none']), ['total', c.total_millicores, ''], ['budget', c.limit_millicores, ''], ['headroom', c.limit_millicores - c.total_millicores, '']]));
       }
       return 0;
     }

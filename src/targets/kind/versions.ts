@@ -15,10 +15,8 @@ export const DEFAULT_KIND_MINOR = '0.33';
 
 export const MIN_VERSIONS = {
   kind: '0.32.0',
-  // OCI charts (Strimzi's) need Helm >= 3.8; Helm 4 works as well.
+  // OCI charts (Strimzi's) need Helm >= 3.8, the newest flag used (`uninstall --wait`) 3.7; Helm 4 works as well.
   helm: '3.8.0',
-  // kubectl within one minor of the 1.36 API server.
-  kubectl: '1.35.0',
   docker: '24.0.0',
 } as const;
 
@@ -60,8 +58,13 @@ export const CHARTS = {
 export const KAFKA_VERSION = '4.3.1';
 export const KAFKA_METADATA_VERSION = '4.3-IV0';
 
-/** ClickHouse LTS branch tag (25.8 LTS); the schema in src/contract targets it. Not a Bitnami image. */
-export const CLICKHOUSE_IMAGE = 'clickhouse/clickhouse-server:25.8';
+/**
+ * The release line every test runs against: the local target's engine is chDB 4.4.0 = ClickHouse
+ * 26.9.2.1 (`SELECT version()`, src/targets/local/clickhouse/requirements.txt). The server image is
+ * pinned to that line; its digest could not be read from here (no Docker Hub access), so the tag
+ * is the pin. Not a Bitnami image.
+ */
+export const CLICKHOUSE_IMAGE = 'clickhouse/clickhouse-server:26.9';
 
 /** The Spark Operator 2.5.2 image is built on apache/spark:4.0.4; the job image uses the same base. */
 export const SPARK_VERSION = '4.0.4';

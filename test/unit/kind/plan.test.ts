@@ -29,7 +29,7 @@ describe('up --target kind --plan', () => {
   it('the first step is preflight, which only reads (docker info, tool versions)', async () => {
     const [first] = (await kindTarget().plan()).steps;
     expect(first!.name).toMatch(/^Preflight/);
-    expect(first!.commands.map((c) => c.slice(0, 2).join(' '))).toEqual(['docker info', 'kind version', 'helm version', 'kubectl version']);
+    expect(first!.commands.map((c) => c.slice(0, 2).join(' '))).toEqual(['docker info', 'kind version', 'helm version']);
     expect(first!.manifests).toEqual([]);
   });
 
@@ -41,7 +41,7 @@ describe('up --target kind --plan', () => {
 
   it('the human budget table lists every item and the headroom', async () => {
     const text = formatBudget((await kindTarget().plan()).memory_budget);
-    expect(text).toMatch(/Spark executors \(max dynamic allocation\) ×2 +2560 +2560/);
+    expect(text).toMatch(/Spark executors \(max dynamic allocation\) ×2 +3072 +3072/);
     expect(text).toMatch(/budget 9728 MiB \(9\.5 GB\): headroom \d+ MiB/);
   });
 });

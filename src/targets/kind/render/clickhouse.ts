@@ -65,6 +65,14 @@ export function renderClickHouseInstallation(config: KindConfig): Manifest {
           'prometheus/metrics': true,
           'prometheus/events': true,
           'prometheus/asynchronous_metrics': true,
+          // A small container: the caches' defaults are sized for a server (mark cache 5 GiB,
+          // capped at half the RAM), and 16 merge threads each hold buffers. The server limit
+          // follows the cgroup; 0.8 leaves room for what its accounting does not see.
+          max_server_memory_usage_to_ram_ratio: 0.8,
+          mark_cache_size: 134217728,
+          index_mark_cache_size: 33554432,
+          uncompressed_cache_size: 0,
+          background_pool_size: 4,
         },
         clusters: [{ name: NAMES.clickhouseCluster, layout: { shardsCount: 1, replicasCount: 1 } }],
       },
@@ -77,7 +85,7 @@ export function renderClickHouseInstallation(config: KindConfig): Manifest {
                 {
                   name: 'clickhouse',
                   image: CLICKHOUSE_IMAGE,
-                  resources: { requests: { memory, cpu: '500m' }, limits: { memory } },
+                  resources: { requests: { memory, cpu: '250m' }, limits: { memory } },
                 },
               ],
             },

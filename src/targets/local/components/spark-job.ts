@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { SpeedlayerError } from '../../../cli/errors.ts';
 import { CONTRACT_DIR, pipeline } from '../../../contract/index.ts';
 import { jobArguments } from '../../../contract/job-arguments.ts';
+import { JOB_FAILED_PREFIX, JOB_STARTED_PREFIX } from '../../../contract/job-log.ts';
 import type { JobProgress, StackEndpoints } from '../../target.ts';
 import { SPARK_PROJECT_DIR } from '../paths.ts';
 import { ManagedProcess } from '../supervisor.ts';
@@ -92,8 +93,8 @@ export async function readJobProgress(progressFile: string): Promise<JobProgress
   }
 }
 
-const STARTED = 'SPEEDLAYER_STARTED ';
-const FAILED = 'SPEEDLAYER_FAILED ';
+const STARTED = JOB_STARTED_PREFIX;
+const FAILED = JOB_FAILED_PREFIX;
 
 /**
  * The job's failure message from its log (the `SPEEDLAYER_FAILED <message>` line it prints when the
