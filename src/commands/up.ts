@@ -1,8 +1,9 @@
-import { runSteps } from '../steps/step.ts';
-import type { CommandContext } from '../cli/context.ts';
-import { UsageError } from '../cli/errors.ts';
+import { runSteps } from '../base/step.ts';
+import type { CommandContext } from './context.ts';
+import type { StackPlan } from '../stack/target.ts';
+import { UsageError } from '../base/errors.ts';
 import { defineCommand } from './command.ts';
-import { table } from '../report/render.ts';
+import { table } from './render.ts';
 
 /** `up` itself, shared by `demo`. */
 export async function bringUp(ctx: CommandContext): Promise<void> {
@@ -12,16 +13,27 @@ export async function bringUp(ctx: CommandContext): Promise<void> {
     await runSteps(steps, ctx);
   } catch (err) {
     // Stop what this run started, so a failed `up` leaves nothing half-running.
-    const undo = (target as { undoUp?: () => Promise<void> }).undoUp;
-    if (undo) await undo.call(target).catch(() => undefined);
+    await target.undoUp?.().catch(() => undefined);
     throw err;
   }
 }
 
-interface Plan {
-  steps: Array<{ name: string; commands: string[][]; manifests: unknown[] }>;
-  memory_budget: { limit_mib: number; total_mib: number; items: Array<{ name: string; request_mib: number; limit_mib: number }> };
-  cpu_budget: { limit_millicores: number; total_millicores: number; items: Array<{ name: string; request_millicores: number; limit_millicores: number | null }> };
+/** `up --plan` for people: the numbered steps with their commands, then the memory and CPU budgets. */
+export function formatPlan(plan: StackPlan): string {
+  const lines: string[] = [];
+  for (const [i, s] of plan.steps.entries()) {
+    lines.push(`${i + 1}. ${s.name}`);
+    for (const c of s.commands) lines.push(`     $ ${c.join(' ')}`);
+    if (s.manifests.length) lines.push(`     (${s.manifests.length} manifest${s.manifests.length > 1 ? 's' : ''})`);
+  }
+  const b = plan.memory_budget;
+  lines.push('\nMemory budget (MiB)');
+  lines.push(table(['pod', 'request', 'limit'], [...b.items.map((i) => [i.name, i.request_mib, i.limit_mib]), ['total', '', b.total_mib], ['budget', '', b.limit_mib], ['headroom', '', b.limit_mib - b.total_mib]]));
+  // The scheduler places pods by their CPU requests; limits (mostly none) only cap bursts.
+  const c = plan.cpu_budget;
+  lines.push('\nCPU budget (millicores)');
+  lines.push(table(['pod', 'request', 'limit'], [...c.items.map((i) => [i.name, i.request_millicores, i.limit_millicores ?? 'none']), ['total', c.total_millicores, ''], ['budget', c.limit_millicores, ''], ['headroom', c.limit_millicores - c.total_millicores, '']]));
+  return lines.join('\n');
 }
 
 export const upCommand = defineCommand<{ plan: boolean }>({
@@ -33,24 +45,10 @@ export const upCommand = defineCommand<{ plan: boolean }>({
   async handler(ctx, opts) {
     const target = await ctx.target();
     if (opts.plan) {
-      const planner = (target as { plan?: () => Promise<Plan> }).plan;
-      if (!planner) throw new UsageError(`--plan is not available for the ${target.name} target`, { fix: 'Use --target kind --plan.' });
-      const plan = await planner.call(target);
+      if (!target.plan) throw new UsageError(`--plan is not available for the ${target.name} target`, { fix: 'Use --target kind --plan.' });
+      const plan = await target.plan();
       if (ctx.json) ctx.printJson(plan);
-      else {
-        for (const [i, s] of plan.steps.entries()) {
-          ctx.print(`${i + 1}. ${s.name}`);
-          for (const c of s.commands) ctx.print(`     $ ${c.join(' ')}`);
-          if (s.manifests.length) ctx.print(`     (${s.manifests.length} manifest${s.manifests.length > 1 ? 's' : ''})`);
-        }
-        const b = plan.memory_budget;
-        ctx.print('\nMemory budget (MiB)');
-        ctx.print(table(['pod', 'request', 'limit'], [...b.items.map((i) => [i.name, i.request_mib, i.limit_mib]), ['total', '', b.total_mib], ['budget', '', b.limit_mib], ['headroom', '', b.limit_mib - b.total_mib]]));
-        // The scheduler places pods by their CPU requests; limits (mostly none) only cap bursts.
-        const c = plan.cpu_budget;
-        ctx.print('\nCPU budget (millicores)');
-        ctx.print(table(['pod', 'request', 'limit'], [...c.items.map((i) => [i.name, i.request_millicores, i.limit_millicores ?? 'none']), ['total', c.total_millicores, ''], ['budget', c.limit_millicores, ''], ['headroom', c.limit_millicores - c.total_millicores, '']]));
-      }
+      else ctx.print(formatPlan(plan));
       return 0;
     }
     await bringUp(ctx);

@@ -3,13 +3,13 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RecordingStatus } from '../../src/cli/status.ts';
+import { RecordingStatus } from '../../src/base/status.ts';
 import { ConfigSchema } from '../../src/config/schema.ts';
-import type { Step, StepContext } from '../../src/steps/step.ts';
+import type { Step, StepContext } from '../../src/base/step.ts';
 import type { CommandRunner } from '../../src/targets/kind/exec.ts';
 import { createKindTarget } from '../../src/targets/kind/index.ts';
 import { clientKubeApi, type KubeApi, type KubeObject } from '../../src/targets/kind/k8s.ts';
-import { kubeContext, NAMES } from '../../src/targets/kind/names.ts';
+import { NAMES } from '../../src/targets/kind/names.ts';
 import { renderNamespace } from '../../src/targets/kind/render/cluster.ts';
 import { DRIVER_LABELS, renderSparkApplication } from '../../src/targets/kind/render/spark.ts';
 import { teardownOrder } from '../../src/targets/kind/steps/down.ts';
@@ -37,7 +37,7 @@ const SPARK_APP = ['sparkoperator.k8s.io/v1beta2', 'SparkApplication'] as const;
 /** A kind target on namespace `ns`, talking to the test API server; commands go to `runner`. */
 function target(ns: string, opts: { imageTag?: string; runner?: CommandRunner; kube?: KubeApi; kind?: Record<string, unknown> } = {}) {
   const config = ConfigSchema.parse({ kind: { namespace: ns, readyTimeoutSeconds: 30, ...opts.kind } });
-  const kube = opts.kube ?? clientKubeApi(server.kubeConfig(kubeContext('kind', 'speedlayer')));
+  const kube = opts.kube ?? clientKubeApi(server.kubeConfig('kind-speedlayer'));
   const refuse: CommandRunner = { run: async (c) => { throw new Error(`unexpected command ${c.join(' ')}`); } };
   const t = createKindTarget(
     { config, home: path.join(os.tmpdir(), 'speedlayer-kube-api-test'), status: new RecordingStatus(), env: {} },
@@ -118,7 +118,7 @@ describe('kind target against a real kube-apiserver', () => {
     const ns = 'sl-wait';
     await createNamespace(ns);
     const logs = new Map<string, string>();
-    const real = clientKubeApi(server.kubeConfig(kubeContext('kind', 'speedlayer')));
+    const real = clientKubeApi(server.kubeConfig('kind-speedlayer'));
     // Pod logs come from the kubelet, which does not run here: only they are supplied by the test.
     const kube: KubeApi = { ...real, podLogTail: async (_ns, pod) => logs.get(pod) ?? '' };
     const { t } = target(ns, { kube });
@@ -149,7 +149,7 @@ describe('kind target against a real kube-apiserver', () => {
     const ns = 'sl-failed';
     await createNamespace(ns);
     const logs = new Map<string, string>([['speedlayer-job-driver', 'SPEEDLAYER_STARTED old run\n']]);
-    const real = clientKubeApi(server.kubeConfig(kubeContext('kind', 'speedlayer')));
+    const real = clientKubeApi(server.kubeConfig('kind-speedlayer'));
     const kube: KubeApi = { ...real, podLogTail: async (_ns, pod) => logs.get(pod) ?? '' };
     const app = { apiVersion: SPARK_APP[0], kind: SPARK_APP[1], metadata: { name: NAMES.sparkApp, namespace: ns } };
 

@@ -1,5 +1,5 @@
-import { applyClickHouseSchemaStep } from '../../steps/clickhouse-schema.ts';
-import { createKafkaTopicsStep } from '../../steps/kafka-topics.ts';
+import { applyClickHouseSchemaStep } from '../../stack/clickhouse-schema.ts';
+import { createKafkaTopicsStep } from '../../stack/kafka-topics.ts';
 import {
   cpuBudget, helmValuesPods, KIND_NODE_CPU_MILLICORES, KIND_NODE_OVERHEAD_MIB, manifestPods, memoryBudget,
   type CpuBudget, type MemoryBudget, type PodResources,
@@ -7,29 +7,27 @@ import {
 import type { KindEnv, KindStep } from './context.ts';
 import { kindEndpoints } from './endpoints.ts';
 import { renderClickHouseInstallation, renderClickHouseSecret, PASSWORD_PLACEHOLDER } from './render/clickhouse.ts';
-import { renderNamespace, renderStorageClass } from './render/cluster.ts';
+import { renderNamespace } from './render/cluster.ts';
 import { helmReleases, readValues } from './render/helm.ts';
 import { renderKafka, renderKafkaNodePool, renderKafkaTopics } from './render/kafka.ts';
 import type { Manifest } from './render/manifest.ts';
 import { sharedStep } from './shared-steps.ts';
 import { clickHouseSecretStep, applyManifestsStep } from './steps/apply.ts';
-import { createKindClusterStep, deleteKindClusterStep, useDockerDesktopClusterStep } from './steps/cluster.ts';
-import { removeWorkloadsStep } from './steps/down.ts';
 import { helmReleaseStep } from './steps/helm.ts';
 import { preflightStep, type StackNeeds } from './steps/preflight.ts';
-import { applySparkApplicationStep, buildImageStep, loadImageStep, sparkManifests, waitForStreamingStep, type Submission } from './steps/submit.ts';
+import { applySparkApplicationStep, buildImageStep, sparkManifests, waitForStreamingStep, type Submission } from './steps/submit.ts';
 import { waitForStackStep } from './steps/wait-ready.ts';
 
 /** Every manifest of the stack (up and submit), as rendered for this config. */
 export function stackManifests(k: KindEnv, image: string): Manifest[] {
   return [
     renderNamespace(k.config.namespace),
-    ...(k.config.cluster === 'kind' ? [renderStorageClass()] : []),
-    renderKafkaNodePool(k.config),
-    renderKafka(k.config),
+    ...k.cluster.clusterManifests(),
+    renderKafkaNodePool(k.config, k.cluster),
+    renderKafka(k.config, k.cluster),
     ...renderKafkaTopics(k.config),
     renderClickHouseSecret(k.config, PASSWORD_PLACEHOLDER),
-    renderClickHouseInstallation(k.config),
+    renderClickHouseInstallation(k.config, k.cluster),
     ...sparkManifests(k, image),
   ];
 }
@@ -46,9 +44,7 @@ export function stackBudget(
 ): { memory: MemoryBudget; cpu: CpuBudget } {
   const operators = helmReleases(k.config, manifestsDir, { join }).flatMap((r) => helmValuesPods(r.name, readValues(r.valuesPath)));
   const pods = stackManifests(k, image).flatMap(manifestPods);
-  const name = k.config.cluster === 'kind'
-    ? 'kind node (control plane, CoreDNS, kindnet, local-path)'
-    : 'Docker Desktop Kubernetes node (control plane, CoreDNS)';
+  const name = k.cluster.nodeBudgetName;
   const node: PodResources = {
     memory: { name, request_mib: KIND_NODE_OVERHEAD_MIB, limit_mib: KIND_NODE_OVERHEAD_MIB },
     cpu: { name, request_millicores: KIND_NODE_CPU_MILLICORES, limit_millicores: null },
@@ -65,17 +61,17 @@ export function upSteps(k: KindEnv, needs: StackNeeds): KindStep[] {
   const endpoints = () => kindEndpoints(k);
   return [
     preflightStep(k, needs, found),
-    k.config.cluster === 'kind' ? createKindClusterStep(k, found) : useDockerDesktopClusterStep(k),
+    k.cluster.clusterStep(k, found),
     applyManifestsStep(k, 'Namespace and storage class', [
       renderNamespace(k.config.namespace),
-      ...(k.config.cluster === 'kind' ? [renderStorageClass()] : []),
+      ...k.cluster.clusterManifests(),
     ]),
     helmReleaseStep(k, spark!, 'Kubeflow Spark Operator'),
     helmReleaseStep(k, strimzi!, 'Strimzi Kafka operator'),
     helmReleaseStep(k, clickhouse!, 'Altinity ClickHouse operator'),
-    applyManifestsStep(k, 'Kafka (KRaft, one dual-role node) and topics', [renderKafkaNodePool(k.config), renderKafka(k.config), ...topics]),
+    applyManifestsStep(k, 'Kafka (KRaft, one dual-role node) and topics', [renderKafkaNodePool(k.config, k.cluster), renderKafka(k.config, k.cluster), ...topics]),
     clickHouseSecretStep(k),
-    applyManifestsStep(k, 'ClickHouse (ClickHouseInstallation on a PVC)', [renderClickHouseInstallation(k.config)]),
+    applyManifestsStep(k, 'ClickHouse (ClickHouseInstallation on a PVC)', [renderClickHouseInstallation(k.config, k.cluster)]),
     waitForStackStep(k, topics),
     // The same code as the local target: topics checked from the host, schema applied.
     sharedStep(createKafkaTopicsStep(endpoints)),
@@ -87,15 +83,13 @@ export function submitSteps(k: KindEnv, image: string): KindStep[] {
   const submission: Submission = { specChanged: true };
   return [
     buildImageStep(k, image),
-    ...(k.config.cluster === 'kind' ? [loadImageStep(k, image)] : []),
+    ...k.cluster.imageSteps(k, image),
     applySparkApplicationStep(k, image, submission),
     waitForStreamingStep(k, submission),
   ];
 }
 
 export function downSteps(k: KindEnv, keepCluster: boolean): KindStep[] {
-  // Docker Desktop's cluster is never ours to delete.
-  if (keepCluster || k.config.cluster === 'docker-desktop') return [removeWorkloadsStep(k)];
-  return [deleteKindClusterStep(k)];
+  return k.cluster.downSteps(k, keepCluster);
 }
 

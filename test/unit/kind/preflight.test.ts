@@ -2,13 +2,14 @@ import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RecordingStatus } from '../../../src/cli/status.ts';
-import { runSteps } from '../../../src/steps/step.ts';
+import { RecordingStatus } from '../../../src/base/status.ts';
+import { runSteps } from '../../../src/base/step.ts';
 import { execaRunner, versionAtLeast, type CommandRunner } from '../../../src/targets/kind/exec.ts';
 import { cgroupV2Fix, nodeImageFor, parseDockerInfo, runPreflightChecks, wslCpuFix, wslMemoryFix } from '../../../src/targets/kind/steps/preflight.ts';
 import { kindTarget } from './support/targets.ts';
-import { defaultKindConfig } from '../../../src/targets/kind/config.ts';
+import { defaultKindConfig } from '../../../src/config/kind.ts';
 import type { KindEnv } from '../../../src/targets/kind/context.ts';
+import { clusterProvider } from '../../../src/targets/kind/cluster-providers.ts';
 
 /** A directory with stub programs, so the tools "exist" on PATH for these tests. */
 function binDir(names: string[]): string {
@@ -44,8 +45,9 @@ const needs = async () => {
 };
 
 function env(runner: CommandRunner, PATH: string, platform: NodeJS.Platform = 'linux'): KindEnv {
+  const config = { ...defaultKindConfig(), ports: { clickhouseHttp: 1, kafka: 2, sparkUi: 3 } };
   return {
-    config: { ...defaultKindConfig(), ports: { clickhouseHttp: 1, kafka: 2, sparkUi: 3 } }, retentionDays: 7, home: '/h', env: { PATH }, platform,
+    config, cluster: clusterProvider(config), retentionDays: 7, home: '/h', env: { PATH }, platform,
     pathApi: nodePath, projectRoot: '/repo', tmpDir: '/tmp', runner, kube: () => { throw new Error('no API in preflight'); },
   };
 }

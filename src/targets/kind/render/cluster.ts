@@ -1,4 +1,4 @@
-import type { KindConfig } from '../config.ts';
+import type { KindConfig } from '../../../config/kind.ts';
 import { NAMES, NODE_PORTS } from '../names.ts';
 import { MANAGED_BY, type Manifest } from './manifest.ts';
 
@@ -46,9 +46,4 @@ export function renderStorageClass(): Manifest {
 
 export function renderNamespace(namespace: string): Manifest {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { ...MANAGED_BY } } };
-}
-
-/** Docker Desktop's cluster keeps its own default class; ours exists only on the cluster we create. */
-export function storageClassName(config: KindConfig): string | undefined {
-  return config.cluster === 'kind' ? NAMES.storageClass : undefined;
 }

@@ -1,14 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SpeedlayerError } from '../../../cli/errors.ts';
-import type { Status } from '../../../cli/status.ts';
+import { SpeedlayerError } from '../../../base/errors.ts';
+import type { Status } from '../../../base/status.ts';
 import type { KindEnv, KindStep } from '../context.ts';
 import { kindStep } from '../context.ts';
 import type { KubeApi } from '../k8s.ts';
-import { NAMES, kubeContext } from '../names.ts';
+import { NAMES } from '../names.ts';
 import { CHARTS } from '../versions.ts';
 
 export function helmUninstallCommands(k: KindEnv): string[][] {
-  const ctx = kubeContext(k.config.cluster, k.config.clusterName);
+  const ctx = k.cluster.kubeContext;
   // No --ignore-not-found (Helm 3.13+): an absent release is skipped after `helm status` says so.
   return [CHARTS.sparkOperator, CHARTS.clickhouseOperator, CHARTS.strimzi].map((c) => [
     'helm', 'uninstall', c.release, '--namespace', k.config.namespace, '--kube-context', ctx, '--wait',
@@ -16,7 +16,7 @@ export function helmUninstallCommands(k: KindEnv): string[][] {
 }
 
 function helmStatusCommand(k: KindEnv, release: string): string[] {
-  return ['helm', 'status', release, '--namespace', k.config.namespace, '--kube-context', kubeContext(k.config.cluster, k.config.clusterName)];
+  return ['helm', 'status', release, '--namespace', k.config.namespace, '--kube-context', k.cluster.kubeContext];
 }
 
 interface CustomResources {

@@ -1,6 +1,6 @@
 import net from 'node:net';
-import type { DoctorCheck } from '../../target.ts';
-import { SpeedlayerError } from '../../../cli/errors.ts';
+import type { DoctorCheck } from '../../../base/stack.ts';
+import { SpeedlayerError } from '../../../base/errors.ts';
 import { findExecutable, lines, versionAtLeast } from '../exec.ts';
 import type { KindEnv, KindStep } from '../context.ts';
 import { kindStep } from '../context.ts';
@@ -122,7 +122,7 @@ export async function runPreflightChecks(k: KindEnv, needs: StackNeeds): Promise
   const checks: DoctorCheck[] = [];
   const ok = (name: string, found: string) => checks.push({ name, ok: true, found });
   const bad = (name: string, found: string, fix: string) => checks.push({ name, ok: false, found, fix });
-  const isKind = k.config.cluster === 'kind';
+  const isKind = k.cluster.usesKindCli;
 
   const dockerPath = await findExecutable('docker', k.env, k.platform, k.pathApi);
   let docker: DockerInfo | undefined;
@@ -209,7 +209,7 @@ export function preflightError(failed: DoctorCheck[]): SpeedlayerError {
 
 /** Fails before anything changes; remembers the kind version for the node image. */
 export function preflightStep(k: KindEnv, needs: StackNeeds, found: { kindVersion?: string; clusterExists?: boolean }): KindStep {
-  const commands = [PREFLIGHT_COMMANDS.docker, ...(k.config.cluster === 'kind' ? [PREFLIGHT_COMMANDS.kind] : []),
+  const commands = [PREFLIGHT_COMMANDS.docker, ...(k.cluster.usesKindCli ? [PREFLIGHT_COMMANDS.kind] : []),
     PREFLIGHT_COMMANDS.helm].map((c) => [...c]);
   return kindStep('Preflight: Docker (memory, CPUs, cgroup v2), kind, helm, ports', { commands }, async (ctx) => {
     const result = await runPreflightChecks(k, needs);

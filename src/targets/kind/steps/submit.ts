@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { jobQueryStarted } from '../../../contract/job-log.ts';
-import { SpeedlayerError } from '../../../cli/errors.ts';
+import { pipeline } from '../../../contract/index.ts';
+import { SpeedlayerError } from '../../../base/errors.ts';
 import type { KindEnv, KindStep } from '../context.ts';
 import { kindStep } from '../context.ts';
 import type { KubeObject } from '../k8s.ts';
@@ -55,7 +55,7 @@ export function loadImageStep(k: KindEnv, image: string): KindStep {
 }
 
 export function sparkManifests(k: KindEnv, image: string) {
-  return [renderCheckpointPvc(k.config), renderSparkUiService(k.config), renderSparkApplication(k.config, image)];
+  return [renderCheckpointPvc(k.config, k.cluster), renderSparkUiService(k.config, k.cluster), renderSparkApplication(k.config, image)];
 }
 
 /** What the apply step saw, for the wait that follows it. */
@@ -84,6 +84,12 @@ export function applySparkApplicationStep(k: KindEnv, image: string, submission:
     submission.specChanged = !before || generation(before) !== generation(after);
     return `${NAMES.sparkApp} → ${image}${before ? (submission.specChanged ? ' (changed: the operator restarts the job)' : ' (unchanged)') : ''}`;
   });
+}
+
+/** The job's start line (or a progress line, if the start has scrolled out of the tail): its query runs. */
+function jobQueryStarted(log: string): boolean {
+  const { started, progress } = pipeline.jobProtocol;
+  return log.split('\n').some((l) => l.startsWith(`${started} `) || l.startsWith(`${progress} `));
 }
 
 /** States after which the operator will not run the job again (FAILING and SUBMISSION_FAILED are retried). */

@@ -1,14 +1,14 @@
-import { parseJobProgress } from '../../../report/job-progress.ts';
+import { parseJobProgress } from '../../../contract/job-progress.ts';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { SpeedlayerError } from '../../../cli/errors.ts';
+import { SpeedlayerError } from '../../../base/errors.ts';
 import { CONTRACT_DIR, pipeline } from '../../../contract/index.ts';
 import { jobArguments } from '../../../contract/job-arguments.ts';
-import { JOB_FAILED_PREFIX, JOB_STARTED_PREFIX } from '../../../contract/job-log.ts';
-import type { JobProgress, StackEndpoints } from '../../target.ts';
+import type { StackEndpoints } from '../../../base/stack.ts';
+import type { JobProgress } from '../../../contract/job-progress.ts';
 import { SPARK_PROJECT_DIR } from '../paths.ts';
 import { ManagedProcess } from '../supervisor.ts';
 import type { LocalComponent } from './component.ts';
@@ -93,8 +93,8 @@ export async function readJobProgress(progressFile: string): Promise<JobProgress
   }
 }
 
-const STARTED = JOB_STARTED_PREFIX;
-const FAILED = JOB_FAILED_PREFIX;
+const STARTED = `${pipeline.jobProtocol.started} `;
+const FAILED = `${pipeline.jobProtocol.failed} `;
 
 /**
  * The job's failure message from its log (the `SPEEDLAYER_FAILED <message>` line it prints when the
