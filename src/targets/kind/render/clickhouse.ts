@@ -24,9 +24,11 @@ function clickhouseService(config: KindConfig, cluster: ClusterProvider): Record
     { name: 'tcp', port: CLUSTER_PORTS.clickhouseTcp, targetPort: CLUSTER_PORTS.clickhouseTcp },
     { name: 'metrics', port: CLUSTER_PORTS.clickhouseMetrics, targetPort: CLUSTER_PORTS.clickhouseMetrics },
   ];
+  // Docker Desktop publishes every LoadBalancer port on all host interfaces: only HTTP, which the
+  // host needs; native TCP and metrics stay inside the cluster (the operator's per-host services).
   const spec =
     cluster.serviceType === 'LoadBalancer'
-      ? { type: 'LoadBalancer', ports: [{ ...http, port: config.ports.clickhouseHttp }, ...rest] }
+      ? { type: 'LoadBalancer', ports: [{ ...http, port: config.ports.clickhouseHttp }] }
       : { type: 'NodePort', ports: [{ ...http, nodePort: NODE_PORTS.clickhouseHttp }, ...rest] };
   return { name: 'clickhouse-service', generateName: `clickhouse-{chi}`, spec };
 }
