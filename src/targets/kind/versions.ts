@@ -3,15 +3,17 @@
  * project (charts' Chart.yaml / values.yaml, kind's release notes), and ../shared/crds/README.md.
  */
 
-/** kindest/node images are built for one kind release; pin by digest (kind's release notes say so). */
+/**
+ * kindest/node images are built for one kind release; pin by digest (kind's release notes say so).
+ * Only releases whose default image was checked are listed; for any other kind release the node
+ * image is left to kind itself (its built-in default, pinned by digest in that release).
+ */
 export const KIND_NODE_IMAGES: Record<string, string> = {
   // kind v0.32.0: pkg/apis/config/defaults/image.go at tag v0.32.0 (Kubernetes 1.36.1)
   '0.32': 'kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5',
-  // kind v0.33.0 release notes, "Images pre-built for this release" (same Kubernetes minor, 1.36)
-  '0.33': 'kindest/node:v1.36.4@sha256:099e049362a1526b2db71494e1947aae99bd16290d7c895f2b7ea312e3cbfaed',
 };
-/** Used by `--plan` (no kind binary consulted) and for kind releases newer than the table. */
-export const DEFAULT_KIND_MINOR = '0.33';
+/** Used by `--plan` (no kind binary consulted): the minimum supported kind release. */
+export const DEFAULT_KIND_MINOR = '0.32';
 
 export const MIN_VERSIONS = {
   kind: '0.32.0',

@@ -62,10 +62,11 @@ export function parseVersion(stdout: string): string | undefined {
 }
 
 /** The kindest/node image built for the installed kind release (config may override it). */
-export function nodeImageFor(kindVersion: string | undefined, override?: string): string {
+export function nodeImageFor(kindVersion: string | undefined, override?: string): string | undefined {
   if (override) return override;
   const minor = kindVersion ? kindVersion.split('.').slice(0, 2).join('.') : DEFAULT_KIND_MINOR;
-  return KIND_NODE_IMAGES[minor] ?? KIND_NODE_IMAGES[DEFAULT_KIND_MINOR]!;
+  // A kind release not in the table: its own default image (undefined: no `image:` in the config).
+  return KIND_NODE_IMAGES[minor];
 }
 
 export function wslMemoryFix(neededMiB: number, platform: NodeJS.Platform): string {
