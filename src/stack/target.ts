@@ -6,10 +6,11 @@ import type { TargetName } from '../config/targets.ts';
 
 export type { TargetName };
 
-/** What `up --plan` prints: every step with its commands and manifests, and the memory budget. */
+/** What `up --plan` prints: every step with its commands and manifests, and the memory and CPU budgets. */
 export interface StackPlan {
   steps: Array<{ name: string; commands: string[][]; manifests: unknown[] }>;
   memory_budget: { limit_mib: number; total_mib: number; items: Array<{ name: string; request_mib: number; limit_mib: number }> };
+  cpu_budget: { limit_millicores: number; total_millicores: number; items: Array<{ name: string; request_millicores: number; limit_millicores: number | null }> };
 }
 
 export interface DownOptions {

@@ -24,9 +24,11 @@ function clickhouseService(config: KindConfig, cluster: ClusterProvider): Record
     { name: 'tcp', port: CLUSTER_PORTS.clickhouseTcp, targetPort: CLUSTER_PORTS.clickhouseTcp },
     { name: 'metrics', port: CLUSTER_PORTS.clickhouseMetrics, targetPort: CLUSTER_PORTS.clickhouseMetrics },
   ];
+  // Docker Desktop publishes every LoadBalancer port on all host interfaces: only HTTP, which the
+  // host needs; native TCP and metrics stay inside the cluster (the operator's per-host services).
   const spec =
     cluster.serviceType === 'LoadBalancer'
-      ? { type: 'LoadBalancer', ports: [{ ...http, port: config.ports.clickhouseHttp }, ...rest] }
+      ? { type: 'LoadBalancer', ports: [{ ...http, port: config.ports.clickhouseHttp }] }
       : { type: 'NodePort', ports: [{ ...http, nodePort: NODE_PORTS.clickhouseHttp }, ...rest] };
   return { name: 'clickhouse-service', generateName: `clickhouse-{chi}`, spec };
 }
@@ -64,6 +66,14 @@ export function renderClickHouseInstallation(config: KindConfig, cluster: Cluste
           'prometheus/metrics': true,
           'prometheus/events': true,
           'prometheus/asynchronous_metrics': true,
+          // A small container: the caches' defaults are sized for a server (mark cache 5 GiB,
+          // capped at half the RAM), and 16 merge threads each hold buffers. The server limit
+          // follows the cgroup; 0.8 leaves room for what its accounting does not see.
+          max_server_memory_usage_to_ram_ratio: 0.8,
+          mark_cache_size: 134217728,
+          index_mark_cache_size: 33554432,
+          uncompressed_cache_size: 0,
+          background_pool_size: 4,
         },
         clusters: [{ name: NAMES.clickhouseCluster, layout: { shardsCount: 1, replicasCount: 1 } }],
       },
@@ -76,7 +86,7 @@ export function renderClickHouseInstallation(config: KindConfig, cluster: Cluste
                 {
                   name: 'clickhouse',
                   image: CLICKHOUSE_IMAGE,
-                  resources: { requests: { memory, cpu: '500m' }, limits: { memory } },
+                  resources: { requests: { memory, cpu: '250m' }, limits: { memory } },
                 },
               ],
             },
