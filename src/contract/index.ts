@@ -12,9 +12,25 @@ export interface TopicSpec {
   config: Record<string, string>;
 }
 
+export interface DashboardProfile {
+  max_threads: number;
+  max_execution_time: number;
+  max_memory_usage: number;
+  priority: number;
+}
+
 export interface PipelineContract {
   kafka: { topics: { events: TopicSpec; deadLetter: TopicSpec; users: TopicSpec }; consumerGroup: string };
-  clickhouse: { database: string; tables: Record<string, string> & { events: string; deadLetters: string; schemaMigrations: string } };
+  clickhouse: {
+    database: string;
+    /** The job's user: inserts, migrations, the CLI's writes. */
+    writerUser: string;
+    /** Read-only, with dashboardProfile: the CLI's dashboard queries (status, loadtest, bench). */
+    dashboardUser: string;
+    /** Upper bounds (priority: lower bound, a larger number is a lower priority) on both targets. */
+    dashboardProfile: DashboardProfile;
+    tables: Record<string, string> & { events: string; deadLetters: string; schemaMigrations: string };
+  };
   spark: {
     triggerIntervalSeconds: number;
     maxOffsetsPerTrigger: number;
