@@ -1,4 +1,4 @@
-import { clickhouseClient } from '../clients/clickhouse.ts';
+import { dashboardClient } from '../clients/clickhouse.ts';
 import { topicEndOffsets } from '../clients/kafka.ts';
 import type { CommandContext } from '../cli/context.ts';
 import { pipeline } from '../contract/index.ts';
@@ -27,7 +27,7 @@ export async function collectStatus(ctx: CommandContext): Promise<StatusReport> 
     (err: Error) => ({ error: err.message }),
   );
   report.job = (await target.jobProgress()) ?? null;
-  const ch = clickhouseClient(e.clickhouse);
+  const ch = dashboardClient(e.clickhouse);
   try {
     const counts = await tableCounts(ch);
     const f = await freshness(ch);

@@ -1,5 +1,5 @@
 import type { Status } from '../cli/status.ts';
-import { clickhouseClient } from '../clients/clickhouse.ts';
+import { clickhouseClient, dashboardClient } from '../clients/clickhouse.ts';
 import { kafkaClient } from '../clients/kafka.ts';
 import type { ChecksConfigSchema } from '../config/schema.ts';
 import { pipeline } from '../contract/index.ts';
@@ -70,6 +70,8 @@ async function eventsTopicEnds(brokers: string[]): Promise<Record<number, number
  */
 export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions, status: Status, signal?: AbortSignal): Promise<LoadtestReport> {
   const ch = clickhouseClient(endpoints.clickhouse);
+  // The dashboard panels run as the dashboard user, like any dashboard; the checks as the writer.
+  const panels = dashboardClient(endpoints.clickhouse);
   const querySamples = new Map<string, number[]>();
   const recordQueries = (samples: Array<{ name: string; ms: number }>) => {
     for (const s of samples) {
@@ -118,7 +120,7 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
     let producing = true;
     const dashboardLoop = (async () => {
       while (producing) {
-        recordQueries(await timeDashboardQueries(ch));
+        recordQueries(await timeDashboardQueries(panels));
         await new Promise((r) => setTimeout(r, 1000));
       }
     })();
@@ -185,7 +187,7 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
 
     status.start('Measure latency');
     const e2e = await e2eLatency(ch, ranges);
-    for (let i = 0; i < 5; i++) recordQueries(await timeDashboardQueries(ch));
+    for (let i = 0; i < 5; i++) recordQueries(await timeDashboardQueries(panels));
     status.end(true);
 
     const allQuerySamples = [...querySamples.values()].flat();
@@ -225,6 +227,7 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
     return report;
   } finally {
     await ch.close();
+    await panels.close();
   }
 }
 

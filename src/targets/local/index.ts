@@ -46,7 +46,14 @@ export function createLocalTarget(ctx: TargetContext): Target & { undoUp(): Prom
       target: 'local',
       createdAt: new Date().toISOString(),
       ports: cfg.ports,
-      clickhouse: { mode: binary ? 'server' : 'embedded', user: 'default', password: newPassword(), ...(binary ? { binary } : {}) },
+      clickhouse: {
+        mode: binary ? 'server' : 'embedded',
+        user: pipeline.clickhouse.writerUser,
+        password: newPassword(),
+        dashboardUser: pipeline.clickhouse.dashboardUser,
+        dashboardPassword: newPassword(),
+        ...(binary ? { binary } : {}),
+      },
     };
   }
 
@@ -58,6 +65,9 @@ export function createLocalTarget(ctx: TargetContext): Target & { undoUp(): Prom
         username: s.clickhouse.user,
         password: s.clickhouse.password,
         database: pipeline.clickhouse.database,
+        ...(s.clickhouse.dashboardUser && s.clickhouse.dashboardPassword
+          ? { dashboard: { username: s.clickhouse.dashboardUser, password: s.clickhouse.dashboardPassword } }
+          : {}),
       },
     };
   }
