@@ -1,6 +1,6 @@
-import { SpeedlayerError } from '../../cli/errors.ts';
+import { SpeedlayerError } from '../../base/errors.ts';
+import type { StackEndpoints } from '../../base/stack.ts';
 import { pipeline } from '../../contract/index.ts';
-import type { StackEndpoints } from '../target.ts';
 import type { KindEnv } from './context.ts';
 import { NAMES } from './names.ts';
 import { CLICKHOUSE_DATABASE, SECRET_KEYS } from './render/clickhouse.ts';

@@ -1,11 +1,13 @@
 import { rm } from 'node:fs/promises';
 import { execa } from 'execa';
-import { SpeedlayerError } from '../../cli/errors.ts';
+import { SpeedlayerError } from '../../base/errors.ts';
 import { pipeline } from '../../contract/index.ts';
-import { applyClickHouseSchemaStep } from '../../steps/clickhouse-schema.ts';
-import { createKafkaTopicsStep } from '../../steps/kafka-topics.ts';
-import type { Step } from '../../steps/step.ts';
-import type { ComponentState, DoctorCheck, DownOptions, JobProgress, StackEndpoints, Target, TargetContext } from '../target.ts';
+import { applyClickHouseSchemaStep } from '../../stack/clickhouse-schema.ts';
+import { createKafkaTopicsStep } from '../../stack/kafka-topics.ts';
+import type { Step } from '../../base/step.ts';
+import type { ComponentState, DoctorCheck, StackEndpoints } from '../../base/stack.ts';
+import type { JobProgress } from '../../contract/job-progress.ts';
+import type { DownOptions, Target, TargetContext } from '../../stack/target.ts';
 import { clickhouseComponent } from './components/clickhouse.ts';
 import type { LocalComponent } from './components/component.ts';
 import { kafkaComponent } from './components/kafka.ts';

@@ -1,48 +1,8 @@
-import type { Step } from '../steps/step.ts';
+import type { Step } from '../base/step.ts';
+import type { ComponentState, DoctorCheck, StackEndpoints } from '../base/stack.ts';
+import type { JobProgress } from '../contract/job-progress.ts';
 
 export type TargetName = 'local' | 'kind';
-
-/** Where the host reaches the stack's services; load generation and reporting need only this. */
-export interface StackEndpoints {
-  kafka: { brokers: string[] };
-  clickhouse: ClickHouseEndpoint;
-}
-
-export interface ClickHouseEndpoint {
-  url: string;
-  /** The job's writer user. */
-  username: string;
-  password: string;
-  database: string;
-  /** The read-only dashboard user (pipeline.json dashboardProfile); absent on stacks made before it existed. */
-  dashboard?: { username: string; password: string };
-}
-
-export interface ComponentState {
-  name: string;
-  state: 'up' | 'down' | 'degraded';
-  pid?: number;
-  ports?: number[];
-  version?: string;
-  detail?: string;
-}
-
-/** The last micro-batch of the streaming query, as Spark reported it. */
-export interface JobProgress {
-  batchId: number;
-  lastBatchAt: string;
-  numInputRows: number;
-  inputRowsPerSecond: number;
-  processedRowsPerSecond: number;
-  batchDurationMs: number;
-}
-
-export interface DoctorCheck {
-  name: string;
-  ok: boolean;
-  found: string;
-  fix?: string;
-}
 
 export interface DownOptions {
   purge: boolean;
@@ -72,7 +32,7 @@ export interface Target {
 export interface TargetContext {
   config: import('../config/schema.ts').Config;
   home: string;
-  status: import('../cli/status.ts').Status;
+  status: import('../base/status.ts').Status;
   /** Environment to read (tests pass their own). */
   env: NodeJS.ProcessEnv;
 }
