@@ -12,6 +12,8 @@ export interface LoadtestFlags {
   drainTimeoutSeconds: number;
   warmupSeconds: number;
   eventTimeScale: number;
+  dashboards: number;
+  refreshSeconds: number;
 }
 
 function number(raw: unknown, flag: string, rule: (v: number) => boolean, expect: string): number | undefined {
@@ -33,6 +35,8 @@ export function parseLoadtestFlags(raw: Record<string, unknown>, ctx: Pick<Comma
     drainTimeoutSeconds: number(raw.drainTimeout, '--drain-timeout', (v) => v > 0, 'a positive number of seconds') ?? lt.drainTimeoutSeconds,
     warmupSeconds: number(raw.warmup, '--warmup', (v) => v >= 0, 'a number of seconds (0 for none)') ?? lt.warmupSeconds,
     eventTimeScale: number(raw.eventTimeScale, '--event-time-scale', (v) => v >= 1, 'a factor >= 1') ?? 1,
+    dashboards: number(raw.dashboards, '--dashboards', (v) => Number.isInteger(v) && v >= 0 && v <= 64, 'a whole number of viewers from 0 to 64') ?? 0,
+    refreshSeconds: number(raw.refresh, '--refresh', (v) => v >= 0.2, 'a number of seconds >= 0.2') ?? 2,
   };
 }
 
@@ -44,6 +48,8 @@ export function addLoadtestOptions(cmd: import('commander').Command): void {
     .option('--seed <n>', 'random seed, to replay the same events')
     .option('--drain-timeout <seconds>', 'how long to wait for ClickHouse to hold every record (default 120)')
     .option('--warmup <seconds>', 'load produced and drained before the measured run, not measured (default 15; 0 for none)')
+    .option('--dashboards <n>', 'dashboard viewers during the measured window, each firing every named query at once (default 0)')
+    .option('--refresh <seconds>', 'how often each viewer refreshes its panels (default 2)')
     .option('--event-time-scale <factor>', 'event time runs this many times faster than wall time, ending now (default 1; 20 = 40 min of event time in 120 s: idle gaps and session timeouts)');
 }
 
@@ -84,6 +90,14 @@ export function printReport(ctx: CommandContext, r: LoadtestReport): void {
         ['expected: events / sessions / tier changes', `${n(r.ground_truth.accepted)} / ${n(r.ground_truth.sessions)} / ${n(r.ground_truth.tier_changes)}`],
         ['end-to-end latency', fmtQuantiles(r.e2e_latency_ms)],
         ['dashboard query latency', fmtQuantiles(r.query_latency_ms)],
+        ...(r.dashboards
+          ? [
+              [`viewers: ${r.dashboards.viewers}, refresh every ${r.dashboards.refresh_s} s`, `${n(r.dashboards.refreshes)} refreshes, ${r.dashboards.queries_per_s} queries/s, ${n(r.dashboards.errors)} errors`],
+              ['  panel latency', fmtQuantiles(r.dashboards.panel_latency_ms)],
+              ['  whole-refresh latency', fmtQuantiles(r.dashboards.refresh_latency_ms)],
+              ['  refreshes longer than the period', n(r.dashboards.overrun_refreshes)],
+            ]
+          : []),
       ],
     ),
   );

@@ -7,6 +7,7 @@ import { produceLoad, type ProduceResult } from '../loadgen/producer.ts';
 import type { StackEndpoints } from '../base/stack.ts';
 import { atLeast, atMost, below, equals, type Check } from './checks.ts';
 import { closedSessions, compareWithClickHouse, expectationFor, groundTruthSummary, jobMaxEventTime, lateRows } from './ground-truth-checks.ts';
+import { startViewers, type ViewerFigures } from './dashboard-viewers.ts';
 import { e2eLatency, runCounts, timeDashboardQueries, type RunCounts } from './pipeline-figures.ts';
 import { offsetRanges, type OffsetRanges } from './run-window.ts';
 import { quantiles, type Quantiles } from './stats.ts';
@@ -24,6 +25,9 @@ export interface LoadtestOptions {
   seed: number;
   /** Event time runs this many times faster than wall time (default 1; 20 lets 30-min idle gaps and session timeouts happen in a 120 s run). */
   eventTimeScale?: number;
+  /** Dashboard viewers during the measured window (0 = none), each refreshing every panel every refreshSeconds. */
+  dashboards?: number;
+  refreshSeconds?: number;
   checks: z.infer<typeof ChecksConfigSchema>;
 }
 
@@ -49,6 +53,8 @@ export interface LoadtestReport {
   e2e_latency_ms: Quantiles;
   query_latency_ms: Quantiles;
   query_latency_by_query_ms: Record<string, Quantiles>;
+  /** The viewers of --dashboards, during the measured window. */
+  dashboards?: ViewerFigures;
   checks: Check[];
   passed: boolean;
 }
@@ -124,6 +130,8 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
         await new Promise((r) => setTimeout(r, 1000));
       }
     })();
+    const viewers = o.dashboards ? startViewers(endpoints.clickhouse, { viewers: o.dashboards, refreshSeconds: o.refreshSeconds ?? 2 }) : undefined;
+    let dashboards: ViewerFigures | undefined;
     let produced: ProduceResult;
     try {
       produced = await produceLoad({
@@ -143,6 +151,7 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
     } finally {
       producing = false;
       await dashboardLoop;
+      dashboards = await viewers?.stop();
     }
     status.end(true, `${produced.produced.toLocaleString('en-US')} records at ${Math.round(produced.achievedEps).toLocaleString('en-US')} events/s`);
 
@@ -211,6 +220,7 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
       e2e_latency_ms: e2e,
       query_latency_ms: quantiles(allQuerySamples),
       query_latency_by_query_ms: Object.fromEntries([...querySamples.entries()].map(([k, v]) => [k, quantiles(v)])),
+      ...(dashboards ? { dashboards } : {}),
       checks: [],
       passed: false,
     };
@@ -221,6 +231,7 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
       equals('dead-lettered = malformed injected', report.dead_lettered, malformedInjected),
       atMost('end-to-end latency p95', report.e2e_latency_ms.p95, o.checks.e2eLatencyP95Ms, ' ms'),
       below('dashboard query p95', report.query_latency_ms.p95, o.checks.queryLatencyP95Ms, ' ms'),
+      ...(dashboards ? [equals('dashboard viewer query errors', dashboards.errors, 0)] : []),
       ...truthChecks,
     ];
     report.passed = report.checks.every((c) => c.passed);
