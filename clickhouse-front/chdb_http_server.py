@@ -52,7 +52,9 @@ Implemented (the HTTP front)
       max_execution_time, max_memory_usage, priority), whose values are also the engine's constraints:
       a request may tighten them (URL settings, SETTINGS clause), never loosen them
       (``SETTING_CONSTRAINT_VIOLATION``). Its own pool keeps dashboards from holding the handles the
-      inserts need.
+      inserts need. With ``--dashboard-cache-ms`` identical dashboard reads within that time share one
+      answer and identical reads in flight run once (``ResultCache``, in place of ClickHouse's query
+      cache, which chDB does not provide); ``use_query_cache=0`` on a request bypasses it.
     * Responses carry ``X-ClickHouse-Query-Id``, ``X-ClickHouse-Format`` (for queries that return
       data), ``X-ClickHouse-Timezone``, ``X-ClickHouse-Server-Display-Name``, ``X-ClickHouse-Summary``
       (read_rows/read_bytes from the engine's storage counters, written_rows/written_bytes,
@@ -257,7 +259,7 @@ FRONT_SETTINGS = frozenset({
     "http_headers_progress_interval_ms", "http_response_buffer_size", "http_wait_end_of_query",
     "add_http_cors_header", "cancel_http_readonly_queries_on_client_close",
     "http_write_exception_in_output_format", "http_native_compression_disable_checksumming_on_decompress",
-    "readonly", "profile", "async_insert", "wait_for_async_insert", "wait_for_async_insert_timeout",
+    "readonly", "profile", "use_query_cache", "async_insert", "wait_for_async_insert", "wait_for_async_insert_timeout",
     "async_insert_deduplicate", "async_insert_busy_timeout_ms", "async_insert_busy_timeout_min_ms",
     "async_insert_busy_timeout_max_ms", "async_insert_max_data_size", "async_insert_max_query_number",
     "async_insert_use_adaptive_busy_timeout", "async_insert_stale_timeout_ms",
@@ -743,6 +745,60 @@ class HandlePool:
         return taken
 
 
+class ResultCache:
+    """Dashboard results that cannot change within a refresh: identical read-only requests (same
+    statement, database, format, settings and parameters) within ``ttl_s`` get the same answer, and
+    identical requests arriving while the first runs wait for it instead of running again.
+
+    It stands in for ClickHouse's query cache (``use_query_cache``), which the embedded engine does
+    not provide. The job writes a micro-batch every 2 s, so a 1 s TTL shows data at most 1 s older
+    than a fresh query would, while N viewers refreshing the same panels cost about one query each.
+    A request with ``use_query_cache=0`` bypasses it (the benchmark's capacity curve measures the engine).
+    """
+
+    MAX_ENTRIES = 256
+    MAX_BODY_BYTES = 4 * 1024 * 1024
+
+    def __init__(self, ttl_s: float):
+        self.ttl_s = ttl_s
+        self.lock = threading.Lock()
+        self.entries: Dict[tuple, Tuple[float, QueryOutcome]] = {}
+        self.in_flight: Dict[tuple, threading.Event] = {}
+
+    def get_or_run(self, key: tuple, run, wait_s: float) -> QueryOutcome:
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                hit = self.entries.get(key)
+                if hit and hit[0] > now:
+                    return hit[1]
+                waiting = self.in_flight.get(key)
+                if waiting is None:
+                    done = self.in_flight[key] = threading.Event()
+                    break
+            if not waiting.wait(wait_s):
+                return run()  # the first one is stuck: do not wait for ever
+            with self.lock:
+                hit = self.entries.get(key)
+                if hit and hit[0] > time.monotonic():
+                    return hit[1]
+            return run()  # the first one failed (errors are not cached): run it ourselves
+        try:
+            outcome = run()
+            if len(outcome.body) <= self.MAX_BODY_BYTES:
+                with self.lock:
+                    now = time.monotonic()
+                    if len(self.entries) >= self.MAX_ENTRIES:
+                        self.entries = {k: v for k, v in self.entries.items() if v[0] > now}
+                    if len(self.entries) < self.MAX_ENTRIES:
+                        self.entries[key] = (now + self.ttl_s, outcome)
+            return outcome
+        finally:
+            with self.lock:
+                self.in_flight.pop(key, None)
+            done.set()
+
+
 class Engine:
     """chDB on the data directory, served by pools of connection handles.
 
@@ -757,10 +813,12 @@ class Engine:
     """
 
     def __init__(self, data_dir: str, pool_size: int = 4, dashboard_profile: Optional[Dict[str, int]] = None,
-                 dashboard_pool_size: int = 4, wait_s: float = 60.0):
+                 dashboard_pool_size: int = 4, wait_s: float = 60.0, dashboard_cache_ms: int = 0):
         import chdb  # imported here so the pure helpers above can be imported without chdb
 
         self.chdb_version = getattr(chdb, "__version__", "unknown")
+        self.wait_s = wait_s
+        self.cache = ResultCache(dashboard_cache_ms / 1000) if dashboard_cache_ms > 0 else None
         self.closed = False
         self.closed_lock = threading.Lock()
         # The first connection starts the engine with the users config; it stays open (the engine
@@ -807,7 +865,8 @@ class Engine:
     # -- one request --
     def execute(self, *, statement: str, data: Optional[bytes], insert_target: Optional[Tuple[str, str]],
                 database: str, settings: List[Tuple[str, str]], query_params: Dict[str, str],
-                default_format: str, readonly: Optional[str], dashboard: bool = False) -> QueryOutcome:
+                default_format: str, readonly: Optional[str], dashboard: bool = False,
+                use_cache: bool = True) -> QueryOutcome:
         if self.closed:
             raise ClickHouseError.front("ABORTED", "The server is shutting down")
         started = time.monotonic()
@@ -829,7 +888,19 @@ class Engine:
         if is_set and _READONLY_WORD_RE.search(statement):
             raise ClickHouseError.front(
                 "READONLY", "Changing 'readonly' is not allowed on the embedded ClickHouse front")
-        pool = self.dashboards if dashboard else self.writers
+        def run() -> QueryOutcome:
+            return self._on_handle(self.dashboards if dashboard else self.writers, statement, data, insert_target,
+                                   database, settings, query_params, default_format, query_class, started)
+
+        if dashboard and use_cache and self.cache is not None and query_class == "READ_ONLY" and insert_target is None:
+            key = (statement, database, default_format, tuple(settings), tuple(sorted(query_params.items())))
+            return self.cache.get_or_run(key, run, self.wait_s)
+        return run()
+
+    def _on_handle(self, pool: HandlePool, statement: str, data: Optional[bytes],
+                   insert_target: Optional[Tuple[str, str]], database: str, settings: List[Tuple[str, str]],
+                   query_params: Dict[str, str], default_format: str, query_class: str,
+                   started: float) -> QueryOutcome:
         handle = pool.acquire()
         try:
             if self.closed:
@@ -1203,6 +1274,7 @@ class Handler(BaseHTTPRequestHandler):
                 statement=statement, data=data, insert_target=insert_target, database=database,
                 settings=settings, query_params=query_params, default_format=default_format, readonly=readonly,
                 dashboard=user == srv.dashboard_user,
+                use_cache=(http.get("use_query_cache") or "1").strip().lower() not in ("0", "false"),
             )
         except ClickHouseError as err:
             self._drain_body()
@@ -1315,6 +1387,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help="the dashboard user's settings as JSON, each an upper bound (priority: a lower bound), "
                         f"from {sorted(DASHBOARD_PROFILE_SETTINGS)}")
     p.add_argument("--dashboard-pool-size", type=int, default=4, help="engine handles for --dashboard-user (default 4)")
+    p.add_argument("--dashboard-cache-ms", type=int, default=0,
+                   help="identical dashboard reads within this many ms share one answer (0: off; "
+                        "use_query_cache=0 on a request bypasses it)")
     p.add_argument("--display-name", default=None, help="X-ClickHouse-Server-Display-Name (default: host name)")
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     p.add_argument("--verbose", action="store_true", help="one log line per request")
@@ -1358,7 +1433,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         os.makedirs(data_dir, exist_ok=True)
         engine = Engine(data_dir, pool_size=args.pool_size, dashboard_profile=dashboard_profile,
-                        dashboard_pool_size=args.dashboard_pool_size)
+                        dashboard_pool_size=args.dashboard_pool_size, dashboard_cache_ms=args.dashboard_cache_ms)
     except ImportError as exc:
         server.server_close()
         sys.stderr.write(f"embedded ClickHouse: chdb is not installed for {sys.executable} ({exc}); "

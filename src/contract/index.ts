@@ -29,6 +29,8 @@ export interface PipelineContract {
     dashboardUser: string;
     /** Upper bounds (priority: lower bound, a larger number is a lower priority) on both targets. */
     dashboardProfile: DashboardProfile;
+    /** Embedded engine: identical dashboard reads within this many ms share one answer (its stand-in for ClickHouse's query cache). */
+    dashboardCacheMs: number;
     tables: Record<string, string> & { events: string; deadLetters: string; schemaMigrations: string };
   };
   spark: {

@@ -23,6 +23,7 @@ const WRITER = { user: 'writer_it', password: `pw-${randomUUID()}` };
 const DASHBOARD = { user: 'dashboard_it', password: `pw-${randomUUID()}` };
 const PROFILE = pipeline.clickhouse.dashboardProfile;
 const DBS = ['conc_a', 'conc_b', 'conc_c'];
+const CACHE_MS = 1000;
 
 let port: number;
 let workDir: string;
@@ -72,7 +73,7 @@ beforeAll(async () => {
     dataDir: path.join(workDir, 'data'),
     user: WRITER.user,
     password: WRITER.password,
-    dashboard: { ...DASHBOARD, profile: PROFILE },
+    dashboard: { ...DASHBOARD, profile: PROFILE, cacheMs: CACHE_MS },
   });
   const rec = await proc.start({ command: cmd.command, args: cmd.args, env: cmd.env, ports: [port] });
   await waitFor('embedded ClickHouse', async () => (await fetch(`http://127.0.0.1:${port}/ping`)).ok, {
@@ -217,7 +218,9 @@ describe('embedded ClickHouse under concurrent requests', () => {
     expect(ok!.x).toBe(1);
     // The stricter setting did not stay on the handle.
     const again = await Promise.all(
-      Array.from({ length: 8 }, () => rows<{ m: string }>(dash, "SELECT toString(getSetting('max_execution_time')) AS m")),
+      Array.from({ length: 8 }, () =>
+        rows<{ m: string }>(dash, "SELECT toString(getSetting('max_execution_time')) AS m", { clickhouse_settings: { use_query_cache: 0 } }),
+      ),
     );
     for (const [r] of again) expect(r!.m).toBe(String(PROFILE.max_execution_time));
     // The writer is not bound by the dashboard profile.
@@ -225,6 +228,30 @@ describe('embedded ClickHouse under concurrent requests', () => {
       clickhouse_settings: { max_threads: 8 },
     });
     expect(w!.m).toBe('8');
+  });
+
+  it('shares one answer among identical dashboard reads within the cache TTL, and only those', async () => {
+    const dash = client(DASHBOARD);
+    const stamp = 'SELECT toString(now64(6)) AS t, {x:UInt8} AS x';
+    const at = async (c: ClickHouseClient, x: number, settings = {}) =>
+      (await rows<{ t: string; x: number }>(c, stamp, { query_params: { x }, clickhouse_settings: settings }))[0]!;
+    const first = await at(dash, 1);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await at(dash, 1)).toEqual(first); // within the TTL: the same answer
+    const other = await at(dash, 2); // other parameters: their own answer
+    expect(other.x).toBe(2);
+    expect(other.t).not.toBe(first.t);
+    expect((await at(dash, 1, { use_query_cache: 0 })).t).not.toBe(first.t); // bypassed on request
+    const w1 = await at(client(WRITER), 1);
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await at(client(WRITER), 1)).t).not.toBe(w1.t); // the writer is never served from the cache
+    await new Promise((r) => setTimeout(r, CACHE_MS + 100));
+    expect((await at(dash, 1)).t).not.toBe(first.t); // expired
+    // Identical reads arriving together run once: every viewer gets the first one's answer.
+    const together = await Promise.all(
+      Array.from({ length: 8 }, () => rows<{ t: string }>(dash, 'SELECT toString(now64(6)) AS t, sleep(0.3) AS z')),
+    );
+    expect(new Set(together.map(([r]) => r!.t)).size).toBe(1);
   });
 
   it('refuses the dashboard password for the writer and the other way round', async () => {

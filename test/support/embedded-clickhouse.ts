@@ -47,7 +47,7 @@ export async function startScratchClickHouse(
     const port = await freePort();
     const password = `pw-${randomUUID()}`;
     const user = pipeline.clickhouse.writerUser;
-    const dashboard = { user: pipeline.clickhouse.dashboardUser, password: `pw-${randomUUID()}`, profile: pipeline.clickhouse.dashboardProfile };
+    const dashboard = { user: pipeline.clickhouse.dashboardUser, password: `pw-${randomUUID()}`, profile: pipeline.clickhouse.dashboardProfile, cacheMs: pipeline.clickhouse.dashboardCacheMs };
     const cmd = embeddedClickHouseCommand({
       python: env.python,
       host: '127.0.0.1',

@@ -269,7 +269,7 @@ export interface EmbeddedClickHouseOptions {
   user: string;
   password: string;
   /** A read-only user with the dashboard profile, served by its own engine handles. */
-  dashboard?: { user: string; password: string; profile: DashboardProfile };
+  dashboard?: { user: string; password: string; profile: DashboardProfile; cacheMs?: number };
   /** One log line per request. */
   verbose?: boolean;
   /** Environment to start from (default: process.env). */
@@ -297,7 +297,10 @@ export function embeddedClickHouseCommand(opts: EmbeddedClickHouseOptions): {
     '--user',
     opts.user,
   ];
-  if (opts.dashboard) args.push('--dashboard-user', opts.dashboard.user, '--dashboard-profile', JSON.stringify(opts.dashboard.profile));
+  if (opts.dashboard) {
+    args.push('--dashboard-user', opts.dashboard.user, '--dashboard-profile', JSON.stringify(opts.dashboard.profile));
+    if (opts.dashboard.cacheMs) args.push('--dashboard-cache-ms', String(opts.dashboard.cacheMs));
+  }
   if (opts.verbose) args.push('--verbose');
   return {
     command: opts.python,

@@ -55,7 +55,7 @@ export function clickhouseComponent(o: ClickHouseComponentOptions): LocalCompone
           user: o.clickhouse.user,
           password: o.clickhouse.password,
           ...(o.clickhouse.dashboardUser && o.clickhouse.dashboardPassword
-            ? { dashboard: { user: o.clickhouse.dashboardUser, password: o.clickhouse.dashboardPassword, profile: pipeline.clickhouse.dashboardProfile } }
+            ? { dashboard: { user: o.clickhouse.dashboardUser, password: o.clickhouse.dashboardPassword, profile: pipeline.clickhouse.dashboardProfile, cacheMs: pipeline.clickhouse.dashboardCacheMs } }
             : {}),
         });
         return { ...cmd, ports: [o.ports.clickhouse] };
