@@ -101,6 +101,8 @@ export function printReport(ctx: CommandContext, r: LoadtestReport): void {
       ],
     ),
   );
+  if (r.first_query_error) ctx.print(`first failed dashboard query round: ${r.first_query_error}`);
+  if (r.dashboards?.first_error) ctx.print(`first failed viewer panel: ${r.dashboards.first_error}`);
   ctx.print('');
   ctx.print(checksTable(r.checks));
   ctx.print('');

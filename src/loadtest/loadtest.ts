@@ -53,6 +53,9 @@ export interface LoadtestReport {
   e2e_latency_ms: Quantiles;
   query_latency_ms: Quantiles;
   query_latency_by_query_ms: Record<string, Quantiles>;
+  /** Rounds of the named queries that failed while producing (e.g. timed out). */
+  query_errors: number;
+  first_query_error?: string;
   /** The viewers of --dashboards, during the measured window. */
   dashboards?: ViewerFigures;
   checks: Check[];
@@ -87,6 +90,8 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
     }
   };
   const scale = o.eventTimeScale ?? 1;
+  let queryErrors = 0;
+  let firstQueryError: string | undefined;
   try {
     if (o.warmupSeconds > 0) {
       // A streaming job that has just started runs its first batches cold (JIT, code generation);
@@ -124,9 +129,14 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
     status.start(`Produce ${o.rate.toLocaleString('en-US')} events/s for ${o.durationSeconds}s`);
     // Dashboards keep querying while data streams in: that is when their latency matters.
     let producing = true;
+    // A failed round (a timeout on an overloaded machine) is counted and checked, not fatal: an
+    // unawaited rejection here would end the whole load test.
     const dashboardLoop = (async () => {
       while (producing) {
-        recordQueries(await timeDashboardQueries(panels));
+        await timeDashboardQueries(panels).then(recordQueries, (err: unknown) => {
+          queryErrors++;
+          firstQueryError ??= (err as Error).message;
+        });
         await new Promise((r) => setTimeout(r, 1000));
       }
     })();
@@ -220,6 +230,8 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
       e2e_latency_ms: e2e,
       query_latency_ms: quantiles(allQuerySamples),
       query_latency_by_query_ms: Object.fromEntries([...querySamples.entries()].map(([k, v]) => [k, quantiles(v)])),
+      query_errors: queryErrors,
+      ...(firstQueryError ? { first_query_error: firstQueryError } : {}),
       ...(dashboards ? { dashboards } : {}),
       checks: [],
       passed: false,
@@ -231,6 +243,7 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
       equals('dead-lettered = malformed injected', report.dead_lettered, malformedInjected),
       atMost('end-to-end latency p95', report.e2e_latency_ms.p95, o.checks.e2eLatencyP95Ms, ' ms'),
       below('dashboard query p95', report.query_latency_ms.p95, o.checks.queryLatencyP95Ms, ' ms'),
+      equals('dashboard query rounds failed', report.query_errors, 0),
       ...(dashboards ? [equals('dashboard viewer query errors', dashboards.errors, 0)] : []),
       ...truthChecks,
     ];
