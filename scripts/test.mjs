@@ -17,6 +17,8 @@ const vitest = (project) => ['vitest', 'run', '--project', project, '--reporter=
 
 const suites = [
   ['typecheck', 'npx', ['tsc', '--noEmit']],
+  // The CLI the integration and e2e suites start (bin/speedlayer.js) runs dist/: build it from this tree.
+  ['build', 'npm', ['run', 'build']],
   // dependency-cruiser: the layer rules of docs/architecture.md, and its diagram drawn from them.
   ['architecture', 'node', ['scripts/architecture.mjs']],
   ['unit', 'npx', vitest('unit')],
