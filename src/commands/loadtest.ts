@@ -53,6 +53,14 @@ const LOADTEST_FLAGS = {
     valid: (v) => v >= 1, expect: 'a factor >= 1', example: '10000', fallback: () => 1,
     note: '20 = 40 min of event time in 120 s: idle gaps and session timeouts',
   },
+  dashboards: {
+    flags: '--dashboards <n>', raw: 'dashboards', help: 'dashboard viewers during the measured window, each firing every named query at once',
+    valid: (v) => Number.isInteger(v) && v >= 0 && v <= 64, expect: 'a whole number of viewers from 0 to 64', example: '8', fallback: () => 0,
+  },
+  refreshSeconds: {
+    flags: '--refresh <seconds>', raw: 'refresh', help: 'how often each viewer refreshes its panels',
+    valid: (v) => v >= 0.2, expect: 'a number of seconds >= 0.2', example: '2', fallback: () => 2,
+  },
 } satisfies Record<string, FlagSpec>;
 
 export type LoadtestFlags = { [K in keyof typeof LOADTEST_FLAGS]: number };
@@ -134,9 +142,19 @@ export function printReport(ctx: CommandContext, r: LoadtestReport): void {
         ['expected: events / sessions / tier changes', `${n(r.ground_truth.accepted)} / ${n(r.ground_truth.sessions)} / ${n(r.ground_truth.tier_changes)}`],
         ['end-to-end latency', fmtQuantiles(r.e2e_latency_ms)],
         ['dashboard query latency', fmtQuantiles(r.query_latency_ms)],
+        ...(r.dashboards
+          ? [
+              [`viewers: ${r.dashboards.viewers}, refresh every ${r.dashboards.refresh_s} s`, `${n(r.dashboards.refreshes)} refreshes, ${r.dashboards.queries_per_s} queries/s, ${n(r.dashboards.errors)} errors`],
+              ['  panel latency', fmtQuantiles(r.dashboards.panel_latency_ms)],
+              ['  whole-refresh latency', fmtQuantiles(r.dashboards.refresh_latency_ms)],
+              ['  refreshes longer than the period', n(r.dashboards.overrun_refreshes)],
+            ]
+          : []),
       ],
     ),
   );
+  if (r.first_query_error) ctx.print(`first failed dashboard query round: ${r.first_query_error}`);
+  if (r.dashboards?.first_error) ctx.print(`first failed viewer panel: ${r.dashboards.first_error}`);
   ctx.print('');
   ctx.print(checksTable(r.checks));
   ctx.print('');

@@ -20,7 +20,7 @@ export async function collectStatus(ctx: CommandContext): Promise<StatusReport> 
   if (!(await target.isUp())) return report;
   const e = await target.endpoints();
   // Loaded here, not at start: `--help` and the other commands need none of the clients.
-  const [{ topicEndOffsets }, { clickhouseClient }, { freshness, tableCounts }] = await Promise.all([
+  const [{ topicEndOffsets }, { dashboardClient }, { freshness, tableCounts }] = await Promise.all([
     import('../clients/kafka.ts'),
     import('../clients/clickhouse.ts'),
     import('../loadtest/pipeline-figures.ts'),
@@ -31,7 +31,7 @@ export async function collectStatus(ctx: CommandContext): Promise<StatusReport> 
     (err: Error) => ({ error: err.message }),
   );
   report.job = (await target.jobProgress()) ?? null;
-  const ch = clickhouseClient(e.clickhouse);
+  const ch = dashboardClient(e.clickhouse);
   try {
     const counts = await tableCounts(ch);
     const f = await freshness(ch);

@@ -13,9 +13,27 @@ export interface TopicSpec {
   config: Record<string, string>;
 }
 
+export interface DashboardProfile {
+  max_threads: number;
+  max_execution_time: number;
+  max_memory_usage: number;
+  priority: number;
+}
+
 export interface PipelineContract {
   kafka: { topics: { events: TopicSpec; deadLetter: TopicSpec; users: TopicSpec }; consumerGroup: string };
-  clickhouse: { database: string; tables: Record<string, string> & { events: string; deadLetters: string; schemaMigrations: string } };
+  clickhouse: {
+    database: string;
+    /** The job's user: inserts, migrations, the CLI's writes. */
+    writerUser: string;
+    /** Read-only, with dashboardProfile: the CLI's dashboard queries (status, loadtest, bench). */
+    dashboardUser: string;
+    /** Upper bounds (priority: lower bound, a larger number is a lower priority) on both targets. */
+    dashboardProfile: DashboardProfile;
+    /** Embedded engine: identical dashboard reads within this many ms share one answer (its stand-in for ClickHouse's query cache). */
+    dashboardCacheMs: number;
+    tables: Record<string, string> & { events: string; deadLetters: string; schemaMigrations: string };
+  };
   /** Line prefixes the job prints on stdout (each followed by a space and its content). */
   jobProtocol: { started: string; progress: string; failed: string };
   spark: {

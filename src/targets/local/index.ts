@@ -50,7 +50,14 @@ export function createLocalTarget(ctx: TargetContext): Target {
       target: 'local',
       createdAt: new Date().toISOString(),
       ports: cfg.ports,
-      clickhouse: { mode: binary ? 'server' : 'embedded', user: 'default', password: newPassword(), ...(binary ? { binary } : {}) },
+      clickhouse: {
+        mode: binary ? 'server' : 'embedded',
+        user: pipeline.clickhouse.writerUser,
+        password: newPassword(),
+        dashboardUser: pipeline.clickhouse.dashboardUser,
+        dashboardPassword: newPassword(),
+        ...(binary ? { binary } : {}),
+      },
     };
   }
 
@@ -62,6 +69,9 @@ export function createLocalTarget(ctx: TargetContext): Target {
         username: s.clickhouse.user,
         password: s.clickhouse.password,
         database: pipeline.clickhouse.database,
+        ...(s.clickhouse.dashboardUser && s.clickhouse.dashboardPassword
+          ? { dashboard: { username: s.clickhouse.dashboardUser, password: s.clickhouse.dashboardPassword } }
+          : {}),
       },
     };
   }
