@@ -50,7 +50,7 @@ function ctx(status = new RecordingStatus()): StepContext & { status: RecordingS
   return { status, signal: AbortSignal.timeout(120_000) };
 }
 
-async function run(steps: readonly Step[], name: RegExp, status?: RecordingStatus): Promise<string | void> {
+async function run(steps: readonly Step[], name: RegExp, status?: RecordingStatus): ReturnType<Step['execute']> {
   const step = steps.find((s) => name.test(s.name));
   if (!step) throw new Error(`no step ${name} in ${steps.map((s) => s.name).join(', ')}`);
   return step.execute(ctx(status));
