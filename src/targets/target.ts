@@ -6,6 +6,9 @@ export type TargetName = 'local' | 'kind';
 export interface StackEndpoints {
   kafka: { brokers: string[] };
   clickhouse: { url: string; username: string; password: string; database: string };
+  /** Where the host reaches Alertmanager's and Prometheus' HTTP APIs, when the stack runs them. */
+  alertmanager?: { url: string };
+  prometheus?: { url: string };
 }
 
 export interface ComponentState {

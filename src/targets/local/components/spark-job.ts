@@ -79,6 +79,8 @@ export interface SparkJobOptions {
   checkpointDir: string;
   progressFile: string;
   uiPort: number;
+  /** The job's Prometheus endpoint (JobMetrics.scala). */
+  metricsPort: number;
   driverMemoryMb: number;
   cores: number;
   endpoints: () => Promise<StackEndpoints>;
@@ -116,7 +118,7 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
     process,
     readyTimeoutMs: 180_000,
     hint: 'The streaming query did not report its first progress.',
-    ports: () => [o.uiPort],
+    ports: () => [o.uiPort, o.metricsPort],
     async prepare() {
       await mkdir(o.checkpointDir, { recursive: true });
     },
@@ -142,6 +144,7 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
           '-Dspark.driver.host=127.0.0.1',
           `-Dspark.ui.port=${o.uiPort}`,
           '-Dspark.port.maxRetries=0',
+          `-Dspeedlayer.metrics.port=${o.metricsPort}`,
           '-cp',
           [classpath, path.join(target, 'classes')].join(path.delimiter),
           pipeline.spark.mainClass,
@@ -156,7 +159,7 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
         ],
         // The password travels in the environment, not on the command line (ps shows arguments).
         env: { ...globalThis.process.env, CLICKHOUSE_PASSWORD: e.clickhouse.password },
-        ports: [o.uiPort],
+        ports: [o.uiPort, o.metricsPort],
       };
     },
     /** Active once this run's log says the query started, or a progress newer than the start exists. */

@@ -188,6 +188,7 @@ object ClickHouseSink {
           }
           log.warn(s"insert into ${config.database}.$table (token $token) failed (attempt $attempt of " +
             s"${config.maxAttempts}), retrying in $backoff ms: ${describe(cause)}")
+          JobMetrics.insertRetries.incrementAndGet()
           Thread.sleep(backoff)
           backoff = math.min(backoff * 2, config.maxBackoffMs)
           attempt += 1
