@@ -1,3 +1,4 @@
+import { alertsCommand } from './alerts.ts';
 import type { CommandDeclaration } from './command.ts';
 import { demoCommand } from './demo.ts';
 import { doctorCommand } from './doctor.ts';
@@ -8,4 +9,4 @@ import { submitCommand } from './submit.ts';
 import { upCommand } from './up.ts';
 
 /** Every command, in the order `--help` lists them. */
-export const commands: CommandDeclaration<never>[] = [upCommand, submitCommand, loadtestCommand, statusCommand, downCommand, doctorCommand, demoCommand] as CommandDeclaration<never>[];
+export const commands: CommandDeclaration<never>[] = [upCommand, submitCommand, loadtestCommand, statusCommand, alertsCommand, downCommand, doctorCommand, demoCommand] as CommandDeclaration<never>[];

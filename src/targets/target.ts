@@ -57,6 +57,8 @@ export interface Target {
   endpoints(): Promise<StackEndpoints>;
   components(): Promise<ComponentState[]>;
   jobProgress(): Promise<JobProgress | undefined>;
+  /** The notifications Alertmanager sent, oldest first (where the target keeps them). */
+  alertNotifications?(): Promise<import('../clients/alertmanager.ts').WebhookNotification[]>;
   /** Whether anything of this target exists (used to find "the stack that is already up"). */
   isUp(): Promise<boolean>;
 }

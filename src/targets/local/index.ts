@@ -1,6 +1,7 @@
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
+import type { WebhookNotification } from '../../clients/alertmanager.ts';
 import { SpeedlayerError } from '../../cli/errors.ts';
 import { pipeline } from '../../contract/index.ts';
 import { applyClickHouseSchemaStep } from '../../steps/clickhouse-schema.ts';
@@ -230,6 +231,14 @@ export function createLocalTarget(ctx: TargetContext): Target & { undoUp(): Prom
 
     async jobProgress(): Promise<JobProgress | undefined> {
       return readJobProgress(paths.sparkProgressFile);
+    },
+
+    async alertNotifications() {
+      const text = await readFile(paths.notificationsFile, 'utf8').catch(() => '');
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as WebhookNotification);
     },
 
     async isUp() {
