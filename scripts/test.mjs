@@ -18,6 +18,8 @@ const vitest = (project) => ['vitest', 'run', '--project', project, '--reporter=
 
 const suites = [
   ['typecheck', 'npx', ['tsc', '--noEmit']],
+  // dependency-cruiser: the layer rules of docs/architecture.md, and its diagram drawn from them.
+  ['architecture', 'node', ['scripts/architecture.mjs']],
   ['unit', 'npx', vitest('unit')],
   // package = compile + ScalaTest + the jar and classpath the local target runs.
   ['spark', 'mvn', ['-B', '-q', '-f', 'spark/pom.xml', 'package']],

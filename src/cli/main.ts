@@ -4,10 +4,10 @@ import { commands } from '../commands/index.ts';
 import { loadConfig, resolveHome } from '../config/load.ts';
 import { createTarget } from '../targets/index.ts';
 import { dockerDaemonAnswers, resolveTarget, type TargetChoice } from '../targets/resolve.ts';
-import type { Target, TargetName } from '../targets/target.ts';
-import type { CommandContext } from './context.ts';
-import { describeError, EXIT_FAILURE, EXIT_USAGE, UsageError } from './errors.ts';
-import { ConsoleStatus } from './status.ts';
+import type { Target, TargetName } from '../stack/target.ts';
+import type { CommandContext } from '../commands/context.ts';
+import { describeError, EXIT_FAILURE, EXIT_USAGE, UsageError } from '../base/errors.ts';
+import { ConsoleStatus } from '../base/status.ts';
 
 interface GlobalOptions {
   target?: string;

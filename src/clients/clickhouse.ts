@@ -1,6 +1,6 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { loadMigrations, pipeline, type Migration } from '../contract/index.ts';
-import type { StackEndpoints } from '../targets/target.ts';
+import type { StackEndpoints } from '../base/stack.ts';
 
 /** The official client, pointed at the stack's database. */
 export function clickhouseClient(ch: StackEndpoints['clickhouse'], opts: { database?: string } = {}): ClickHouseClient {

@@ -1,6 +1,6 @@
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { pipeline, type TopicSpec } from '../contract/index.ts';
-import type { StackEndpoints } from '../targets/target.ts';
+import type { StackEndpoints } from '../base/stack.ts';
 
 export function kafkaClient(brokers: string[], clientId = 'speedlayer-cli'): Kafka {
   return new Kafka({

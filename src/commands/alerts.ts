@@ -1,7 +1,7 @@
 import { activeAlerts, type WebhookNotification } from '../clients/alertmanager.ts';
-import { SpeedlayerError } from '../cli/errors.ts';
-import type { CommandContext } from '../cli/context.ts';
-import { table } from '../report/render.ts';
+import { SpeedlayerError } from '../base/errors.ts';
+import type { CommandContext } from './context.ts';
+import { table } from './render.ts';
 import { defineCommand } from './command.ts';
 
 export interface AlertRow {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CommandContext } from '../cli/context.ts';
+import type { CommandContext } from './context.ts';
 
 /** One declaration per command, registered in src/commands/index.ts (wrangler's shape). */
 export interface CommandDeclaration<O = Record<string, unknown>> {

@@ -1,4 +1,4 @@
-import { EXIT_FAILURE } from '../cli/errors.ts';
+import { EXIT_FAILURE } from '../base/errors.ts';
 import { defineCommand } from './command.ts';
 import { addLoadtestOptions, loadtest, parseLoadtestFlags, printReport, type LoadtestFlags } from './loadtest.ts';
 import { collectStatus, printStatus } from './status.ts';

@@ -1,6 +1,6 @@
 import chalk from 'chalk';
-import { EXIT_FAILURE } from '../cli/errors.ts';
-import { table } from '../report/render.ts';
+import { EXIT_FAILURE } from '../base/errors.ts';
+import { table } from './render.ts';
 import { defineCommand } from './command.ts';
 
 export const doctorCommand = defineCommand({

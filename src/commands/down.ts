@@ -1,5 +1,5 @@
-import { UsageError } from '../cli/errors.ts';
-import { runSteps } from '../steps/step.ts';
+import { UsageError } from '../base/errors.ts';
+import { runSteps } from '../base/step.ts';
 import { defineCommand } from './command.ts';
 
 interface DownFlags {

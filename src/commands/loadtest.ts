@@ -1,7 +1,7 @@
-import type { CommandContext } from '../cli/context.ts';
-import { EXIT_FAILURE, UsageError } from '../cli/errors.ts';
-import { runLoadtest, type LoadtestReport } from '../report/loadtest.ts';
-import { checksTable, fmtQuantiles, n, table } from '../report/render.ts';
+import type { CommandContext } from './context.ts';
+import { EXIT_FAILURE, UsageError } from '../base/errors.ts';
+import { runLoadtest, type LoadtestReport } from '../loadtest/loadtest.ts';
+import { checksTable, fmtQuantiles, n, table } from './render.ts';
 import { defineCommand } from './command.ts';
 
 export interface LoadtestFlags {

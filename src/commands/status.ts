@@ -1,10 +1,11 @@
 import { clickhouseClient } from '../clients/clickhouse.ts';
 import { topicEndOffsets } from '../clients/kafka.ts';
-import type { CommandContext } from '../cli/context.ts';
+import type { CommandContext } from './context.ts';
 import { pipeline } from '../contract/index.ts';
-import { freshness, tableCounts } from '../report/pipeline-figures.ts';
-import { n, table } from '../report/render.ts';
-import type { ComponentState, JobProgress } from '../targets/target.ts';
+import { freshness, tableCounts } from '../loadtest/pipeline-figures.ts';
+import { n, table } from './render.ts';
+import type { ComponentState } from '../base/stack.ts';
+import type { JobProgress } from '../contract/job-progress.ts';
 import { defineCommand } from './command.ts';
 
 export interface StatusReport {

@@ -1,5 +1,5 @@
-import { runSteps } from '../steps/step.ts';
-import type { CommandContext } from '../cli/context.ts';
+import { runSteps } from '../base/step.ts';
+import type { CommandContext } from './context.ts';
 import { defineCommand } from './command.ts';
 
 export async function submitJob(ctx: CommandContext): Promise<void> {

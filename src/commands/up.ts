@@ -1,8 +1,8 @@
-import { runSteps } from '../steps/step.ts';
-import type { CommandContext } from '../cli/context.ts';
-import { UsageError } from '../cli/errors.ts';
+import { runSteps } from '../base/step.ts';
+import type { CommandContext } from './context.ts';
+import { UsageError } from '../base/errors.ts';
 import { defineCommand } from './command.ts';
-import { table } from '../report/render.ts';
+import { table } from './render.ts';
 
 /** `up` itself, shared by `demo`. */
 export async function bringUp(ctx: CommandContext): Promise<void> {

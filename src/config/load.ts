@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../base/errors.ts';
 import { ConfigSchema, type Config } from './schema.ts';
 
 /** Loads and validates the config file; every problem is listed at once with its path. */

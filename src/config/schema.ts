@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { KindConfigSchema } from '../targets/kind/config.ts';
+import { KindConfigSchema } from './kind.ts';
 
 const port = z.number().int().min(1).max(65535);
 

@@ -142,7 +142,7 @@ const IDLE_MS = 30 * 60 * 1000;
  * interleaved, so the stream looks like a live shop. On top (nextRecord): exact duplicates, late
  * events, lagging (out-of-order) visits, idle gaps and broken records, at the rates of `injection`.
  *
- * Guarantees the ground-truth model (src/report/ground-truth.ts) relies on, so that its expectation
+ * Guarantees the ground-truth model (src/model/ground-truth.ts) relies on, so that its expectation
  * does not depend on the job's micro-batches:
  *  - each user's valid, non-duplicate, non-late events have strictly increasing event_time in send order;
  *  - duplicates and out-of-order events are >= safetyMarginMs above (newest sent - delay);

@@ -1,5 +1,5 @@
 import { EVENT_TYPES } from '../contract/index.ts';
-import { DEAD_LETTER_REASONS, type DeadLetterReason, type ModelEvent, type ModelRecord } from '../report/ground-truth.ts';
+import { DEAD_LETTER_REASONS, type DeadLetterReason, type ModelEvent, type ModelRecord } from '../model/ground-truth.ts';
 import type { EcommerceEvent, MalformedKind } from './events.ts';
 
 const TYPE_CODE = new Map<string, number>(EVENT_TYPES.map((t, i) => [t, i]));

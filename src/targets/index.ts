@@ -1,6 +1,6 @@
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../base/errors.ts';
 import { createLocalTarget } from './local/index.ts';
-import type { Target, TargetContext, TargetName } from './target.ts';
+import type { Target, TargetContext, TargetName } from '../stack/target.ts';
 
 /** The one place that knows every target. */
 export async function createTarget(name: TargetName, ctx: TargetContext): Promise<Target> {

@@ -1,6 +1,6 @@
 import { execa } from 'execa';
-import { UsageError } from '../cli/errors.ts';
-import type { TargetName } from './target.ts';
+import { UsageError } from '../base/errors.ts';
+import type { TargetName } from '../stack/target.ts';
 
 export interface TargetChoice {
   name: TargetName;

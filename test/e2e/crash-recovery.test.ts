@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliSandbox, type CliSandbox } from '../../src/bench/cli-sandbox.ts';
+import { cliSandbox, type CliSandbox } from '../support/cli-sandbox.ts';
 import { isAlive } from '../../src/targets/local/supervisor.ts';
 
 /**

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pipeline } from '../../src/contract/index.ts';
 import { isAlive } from '../../src/targets/local/supervisor.ts';
-import { cliSandbox, type CliSandbox } from '../../src/bench/cli-sandbox.ts';
+import { cliSandbox, type CliSandbox } from '../support/cli-sandbox.ts';
 
 /**
  * The whole local stack, for real: Kafka (KRaft) + ClickHouse + the Spark job, driven through the CLI.

@@ -3,11 +3,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { CompressionTypes, type Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliSandbox, type CliSandbox } from '../../src/bench/cli-sandbox.ts';
+import { cliSandbox, type CliSandbox } from '../support/cli-sandbox.ts';
 import { kafkaClient } from '../../src/clients/kafka.ts';
 import { pipeline } from '../../src/contract/index.ts';
 import type { EcommerceEvent } from '../../src/loadgen/events.ts';
-import { sessionId } from '../../src/report/ground-truth.ts';
+import { sessionId } from '../../src/model/ground-truth.ts';
 
 /**
  * A hand-written scenario on the real local stack, in three phases, and the exact rows it must leave

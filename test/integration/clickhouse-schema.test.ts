@@ -1,6 +1,6 @@
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startScratchClickHouse, type ScratchClickHouse } from '../../src/bench/embedded-clickhouse.ts';
+import { startScratchClickHouse, type ScratchClickHouse } from '../support/embedded-clickhouse.ts';
 import { applyMigrations, applyRetention, clickhouseClient, parseTtlDays } from '../../src/clients/clickhouse.ts';
 import { loadDashboardQueries, loadMigrations } from '../../src/contract/index.ts';
 

@@ -1,11 +1,11 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startScratchClickHouse, type ScratchClickHouse } from '../../src/bench/embedded-clickhouse.ts';
+import { startScratchClickHouse, type ScratchClickHouse } from '../support/embedded-clickhouse.ts';
 import { applyMigrations, clickhouseClient } from '../../src/clients/clickhouse.ts';
 import { pipeline } from '../../src/contract/index.ts';
 import { EventGenerator, type GeneratedRecord } from '../../src/loadgen/events.ts';
-import { compareWithClickHouse, fetchClickHouseFacts, jobMaxEventTime, type RunScope } from '../../src/report/ground-truth-checks.ts';
-import { computeGroundTruth, type GroundTruth, type ModelRecord } from '../../src/report/ground-truth.ts';
+import { compareWithClickHouse, fetchClickHouseFacts, jobMaxEventTime, type RunScope } from '../../src/loadtest/ground-truth-checks.ts';
+import { computeGroundTruth, type GroundTruth, type ModelRecord } from '../../src/model/ground-truth.ts';
 
 /**
  * compareWithClickHouse against the schema of migrations 0001 + 0002 on the embedded ClickHouse: a

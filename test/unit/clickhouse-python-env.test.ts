@@ -2,7 +2,7 @@ import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SpeedlayerError } from '../../src/cli/errors.ts';
+import { SpeedlayerError } from '../../src/base/errors.ts';
 import {
   chdbVenvDir,
   embeddedClickHouseCommand,
@@ -60,7 +60,7 @@ describe('embeddedClickHouseCommand', () => {
     expect(cmd.args).toEqual([SERVER_SCRIPT, '--host', '127.0.0.1', '--port', '18123', '--data-dir', '/state/clickhouse data', '--user', 'default']);
     expect(cmd.args.join(' ')).not.toContain('s3cret');
     expect(cmd.env).toMatchObject({ PATH: '/usr/bin', SPEEDLAYER_CLICKHOUSE_PASSWORD: 's3cret pass', PYTHONUNBUFFERED: '1', TZ: 'UTC' });
-    expect(SERVER_SCRIPT.endsWith(path.join('clickhouse', 'chdb_http_server.py'))).toBe(true);
+    expect(SERVER_SCRIPT.endsWith(path.join('clickhouse-front', 'chdb_http_server.py'))).toBe(true);
   });
 
   it('adds --verbose on request', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig, resolveHome } from '../../src/config/load.ts';
-import { UsageError } from '../../src/cli/errors.ts';
+import { UsageError } from '../../src/base/errors.ts';
 
 describe('config file', () => {
   it('fills defaults for an empty file', () => {

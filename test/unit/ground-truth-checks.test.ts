@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { groundTruthChecks, type ClickHouseFacts } from '../../src/report/ground-truth-checks.ts';
-import { computeGroundTruth, sessionId, type GroundTruth, type ModelRecord } from '../../src/report/ground-truth.ts';
+import { groundTruthChecks, type ClickHouseFacts } from '../../src/loadtest/ground-truth-checks.ts';
+import { computeGroundTruth, sessionId, type GroundTruth, type ModelRecord } from '../../src/model/ground-truth.ts';
 
 /** The comparison against ClickHouse, fed facts a perfect job would produce, then broken one at a time. */
 

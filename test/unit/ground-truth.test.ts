@@ -7,7 +7,7 @@ import {
   type GroundTruthOptions,
   type ModelEvent,
   type ModelRecord,
-} from '../../src/report/ground-truth.ts';
+} from '../../src/model/ground-truth.ts';
 
 /** Hand-made scenarios, one per rule of docs/processing.md, with exact expected outputs. */
 

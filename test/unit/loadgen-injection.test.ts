@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { validateEvent } from '../../src/contract/validate.ts';
 import { EventGenerator, TOO_LARGE_BYTES, type GeneratedRecord, type GeneratorOptions } from '../../src/loadgen/events.ts';
 import { RecordLog } from '../../src/loadgen/record-log.ts';
-import { computeGroundTruth, TIERS, tierOf, type ModelRecord } from '../../src/report/ground-truth.ts';
+import { computeGroundTruth, TIERS, tierOf, type ModelRecord } from '../../src/model/ground-truth.ts';
 
 /**
  * The generator's injections and the guarantees the ground-truth model relies on: exact duplicates

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { atLeast, atMost, below, equals } from '../../src/report/checks.ts';
-import { offsetPredicate, offsetRanges } from '../../src/report/run-window.ts';
-import { percentile, quantiles } from '../../src/report/stats.ts';
+import { atLeast, atMost, below, equals } from '../../src/loadtest/checks.ts';
+import { offsetPredicate, offsetRanges } from '../../src/loadtest/run-window.ts';
+import { percentile, quantiles } from '../../src/loadtest/stats.ts';
 
 describe('percentiles', () => {
   it('nearest rank', () => {

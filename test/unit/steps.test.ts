@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { RecordingStatus } from '../../src/cli/status.ts';
-import { SpeedlayerError, describeError } from '../../src/cli/errors.ts';
-import { runSteps, type Step } from '../../src/steps/step.ts';
+import { RecordingStatus } from '../../src/base/status.ts';
+import { SpeedlayerError, describeError } from '../../src/base/errors.ts';
+import { runSteps, type Step } from '../../src/base/step.ts';
 
 describe('runSteps', () => {
   it('reports start and end of each step and stops at the first failure, wrapped with the step name', async () => {

@@ -1,9 +1,9 @@
 import type { PlatformPath } from 'node:path';
-import type { KindConfig } from './config.ts';
+import type { KindConfig } from '../../config/kind.ts';
 import type { CommandRunner } from './exec.ts';
 import type { KubeApi } from './k8s.ts';
 import type { Manifest } from './render/manifest.ts';
-import type { Step } from '../../steps/step.ts';
+import type { Step } from '../../base/step.ts';
 
 /** Everything the kind target's steps need; tests pass fakes and `path.win32`. */
 export interface KindEnv {

@@ -1,5 +1,5 @@
-import { SpeedlayerError } from '../../cli/errors.ts';
-import type { StackEndpoints } from '../target.ts';
+import { SpeedlayerError } from '../../base/errors.ts';
+import type { StackEndpoints } from '../../base/stack.ts';
 import type { KindEnv } from './context.ts';
 import { NAMES } from './names.ts';
 import { CLICKHOUSE_DATABASE } from './render/clickhouse.ts';

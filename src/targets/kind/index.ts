@@ -1,8 +1,8 @@
 import os from 'node:os';
 import nodePath, { type PlatformPath } from 'node:path';
 import { PROJECT_ROOT } from '../../contract/index.ts';
-import type { Target, TargetContext } from '../target.ts';
-import { KindConfigSchema, type KindConfig } from './config.ts';
+import type { Target, TargetContext } from '../../stack/target.ts';
+import { KindConfigSchema, type KindConfig } from '../../config/kind.ts';
 import type { KindEnv } from './context.ts';
 import { kindEndpoints } from './endpoints.ts';
 import { execaRunner, type CommandRunner } from './exec.ts';
@@ -16,7 +16,7 @@ import { kindComponents, kindJobProgress } from './status.ts';
 
 export type { KindPlan, PlanStep, PlanManifest } from './plan.ts';
 export { formatBudget } from './plan.ts';
-export { KindConfigSchema, type KindConfig } from './config.ts';
+export { KindConfigSchema, type KindConfig } from '../../config/kind.ts';
 
 export interface KindTarget extends Target {
   /** Every step, command and rendered manifest of `up` and `submit`, and the memory budget; runs nothing. */

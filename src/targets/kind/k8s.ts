@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
-import { SpeedlayerError } from '../../cli/errors.ts';
+import { SpeedlayerError } from '../../base/errors.ts';
 import type { Manifest } from './render/manifest.ts';
 
 /** A Kubernetes object as read back from the API server. */

@@ -1,4 +1,4 @@
-import type { Step } from '../../steps/step.ts';
+import type { Step } from '../../base/step.ts';
 import type { KindStep } from './context.ts';
 
 /** A shared step (src/steps) in the kind plan: it runs no command and renders no manifest. */

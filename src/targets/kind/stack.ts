@@ -1,5 +1,5 @@
-import { applyClickHouseSchemaStep } from '../../steps/clickhouse-schema.ts';
-import { createKafkaTopicsStep } from '../../steps/kafka-topics.ts';
+import { applyClickHouseSchemaStep } from '../../stack/clickhouse-schema.ts';
+import { createKafkaTopicsStep } from '../../stack/kafka-topics.ts';
 import { helmValuesMemory, KIND_NODE_OVERHEAD_MIB, manifestMemory, memoryBudget, type MemoryBudget } from './budget.ts';
 import type { KindEnv, KindStep } from './context.ts';
 import { kindEndpoints } from './endpoints.ts';

@@ -1,5 +1,6 @@
-import { parseJobProgress } from '../../report/job-progress.ts';
-import type { ComponentState, JobProgress } from '../target.ts';
+import { parseJobProgress } from '../../contract/job-progress.ts';
+import type { ComponentState } from '../../base/stack.ts';
+import type { JobProgress } from '../../contract/job-progress.ts';
 import { MEMORY_LIMIT_MIB } from './budget.ts';
 import type { KubeApi, KubeObject } from './k8s.ts';
 import { NAMES, POD_PATHS } from './names.ts';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import type { DoctorCheck } from '../target.ts';
+import type { DoctorCheck } from '../../base/stack.ts';
 import type { LocalComponent } from './components/component.ts';
 import { findOnPath, MONITORING_BINARIES, MONITORING_INSTALL_FIX } from './monitoring/binaries.ts';
 import { portIsFree } from './ports.ts';

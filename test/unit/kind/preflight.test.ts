@@ -2,12 +2,12 @@ import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RecordingStatus } from '../../../src/cli/status.ts';
-import { runSteps } from '../../../src/steps/step.ts';
+import { RecordingStatus } from '../../../src/base/status.ts';
+import { runSteps } from '../../../src/base/step.ts';
 import { execaRunner, versionAtLeast, type CommandRunner } from '../../../src/targets/kind/exec.ts';
 import { nodeImageFor, parseDockerInfo, runPreflightChecks, wslMemoryFix } from '../../../src/targets/kind/steps/preflight.ts';
 import { kindTarget } from './support/targets.ts';
-import { defaultKindConfig } from '../../../src/targets/kind/config.ts';
+import { defaultKindConfig } from '../../../src/config/kind.ts';
 import type { KindEnv } from '../../../src/targets/kind/context.ts';
 
 /** A directory with stub programs, so the tools "exist" on PATH for these tests. */

@@ -1,4 +1,4 @@
-import type { KindConfig } from '../config.ts';
+import type { KindConfig } from '../../../config/kind.ts';
 import { NAMES, NODE_PORTS } from '../names.ts';
 import { MANAGED_BY, type Manifest } from './manifest.ts';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
-import type { KindConfig } from '../config.ts';
+import type { KindConfig } from '../../../config/kind.ts';
 import { CHARTS, type ChartPin } from '../versions.ts';
 
 export interface HelmRelease {

@@ -1,5 +1,5 @@
 import { pipeline } from '../../../contract/index.ts';
-import type { KindConfig } from '../config.ts';
+import type { KindConfig } from '../../../config/kind.ts';
 import { CLUSTER_PORTS, NAMES, NODE_PORTS } from '../names.ts';
 import { KAFKA_METADATA_VERSION, KAFKA_VERSION } from '../versions.ts';
 import { storageClassName } from './cluster.ts';

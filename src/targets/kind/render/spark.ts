@@ -1,6 +1,6 @@
 import { jobArguments } from '../../../contract/job-arguments.ts';
 import { pipeline } from '../../../contract/index.ts';
-import type { KindConfig } from '../config.ts';
+import type { KindConfig } from '../../../config/kind.ts';
 import { CLUSTER_PORTS, NAMES, NODE_PORTS, POD_PATHS, inClusterEndpoints } from '../names.ts';
 import { SPARK_VERSION } from '../versions.ts';
 import { CLICKHOUSE_DATABASE } from './clickhouse.ts';

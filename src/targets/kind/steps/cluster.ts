@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import YAML from 'yaml';
-import { SpeedlayerError } from '../../../cli/errors.ts';
+import { SpeedlayerError } from '../../../base/errors.ts';
 import type { KindEnv, KindStep } from '../context.ts';
 import { kindStep } from '../context.ts';
 import { lines } from '../exec.ts';

@@ -1,4 +1,4 @@
-import type { Status } from '../../../cli/status.ts';
+import type { Status } from '../../../base/status.ts';
 import type { KindEnv, KindStep } from '../context.ts';
 import { kindStep } from '../context.ts';
 import { NAMES, kubeContext } from '../names.ts';

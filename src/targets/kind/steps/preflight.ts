@@ -1,6 +1,6 @@
 import net from 'node:net';
-import type { DoctorCheck } from '../../target.ts';
-import { SpeedlayerError } from '../../../cli/errors.ts';
+import type { DoctorCheck } from '../../../base/stack.ts';
+import { SpeedlayerError } from '../../../base/errors.ts';
 import { findExecutable, lines, versionAtLeast } from '../exec.ts';
 import type { KindEnv, KindStep } from '../context.ts';
 import { kindStep } from '../context.ts';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SpeedlayerError } from '../../../cli/errors.ts';
+import { SpeedlayerError } from '../../../base/errors.ts';
 import type { KindEnv, KindStep } from '../context.ts';
 import { kindStep } from '../context.ts';
 import type { KubeObject } from '../k8s.ts';

@@ -5,20 +5,21 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { SpeedlayerError } from '../../../cli/errors.ts';
+import { SpeedlayerError } from '../../../base/errors.ts';
 
 /**
  * The embedded ClickHouse of the local target: the ClickHouse engine (chDB, a Python package) behind
- * the partial HTTP front in chdb_http_server.py. This module builds the Python virtualenv it runs in
+ * the partial HTTP front in clickhouse-front/chdb_http_server.py. This module builds the Python virtualenv it runs in
  * and the command line that starts it; the local target's supervisor runs that command.
  */
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** The front's own top-level folder (clickhouse-front/ at the repository root). */
+const FRONT_DIR = fileURLToPath(new URL('../../../../clickhouse-front/', import.meta.url));
 
 /** The pinned requirements of the embedded ClickHouse (chdb and its dependencies). */
-export const REQUIREMENTS_FILE = path.join(HERE, 'requirements.txt');
+export const REQUIREMENTS_FILE = path.join(FRONT_DIR, 'requirements.txt');
 /** The HTTP front (stdlib + chdb only). */
-export const SERVER_SCRIPT = path.join(HERE, 'chdb_http_server.py');
+export const SERVER_SCRIPT = path.join(FRONT_DIR, 'chdb_http_server.py');
 
 /** Written last into a finished virtualenv; a directory without it is a half-finished attempt. */
 const MARKER = '.speedlayer-chdb-env.json';

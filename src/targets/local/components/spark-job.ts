@@ -1,13 +1,14 @@
-import { parseJobProgress } from '../../../report/job-progress.ts';
+import { parseJobProgress } from '../../../contract/job-progress.ts';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { SpeedlayerError } from '../../../cli/errors.ts';
+import { SpeedlayerError } from '../../../base/errors.ts';
 import { CONTRACT_DIR, pipeline } from '../../../contract/index.ts';
 import { jobArguments } from '../../../contract/job-arguments.ts';
-import type { JobProgress, StackEndpoints } from '../../target.ts';
+import type { StackEndpoints } from '../../../base/stack.ts';
+import type { JobProgress } from '../../../contract/job-progress.ts';
 import { SPARK_PROJECT_DIR } from '../paths.ts';
 import { ManagedProcess } from '../supervisor.ts';
 import type { LocalComponent } from './component.ts';

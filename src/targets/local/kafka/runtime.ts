@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { SpeedlayerError } from '../../../cli/errors.ts';
+import { SpeedlayerError } from '../../../base/errors.ts';
 
 /** Same Kafka version as Strimzi 1.2.0 deploys by default, so both targets run one broker version. */
 export const KAFKA_VERSION = '4.3.1';

@@ -6,7 +6,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { clickhouseClient } from '../../../clients/clickhouse.ts';
 import { kafkaClient } from '../../../clients/kafka.ts';
 import { loadDashboardQueries, pipeline } from '../../../contract/index.ts';
-import type { StackEndpoints } from '../../target.ts';
+import type { StackEndpoints } from '../../../base/stack.ts';
 import { lastJobFailure } from '../components/spark-job.ts';
 import { ManagedProcess } from '../supervisor.ts';
 import { Histogram, MetricsText, type Labels } from './metrics-text.ts';

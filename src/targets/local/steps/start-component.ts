@@ -1,5 +1,5 @@
-import { SpeedlayerError } from '../../../cli/errors.ts';
-import type { Step } from '../../../steps/step.ts';
+import { SpeedlayerError } from '../../../base/errors.ts';
+import type { Step } from '../../../base/step.ts';
 import type { LocalComponent } from '../components/component.ts';
 import { isAlive, waitFor } from '../supervisor.ts';
 

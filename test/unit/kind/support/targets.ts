@@ -1,5 +1,5 @@
 import nodePath from 'node:path';
-import { RecordingStatus } from '../../../../src/cli/status.ts';
+import { RecordingStatus } from '../../../../src/base/status.ts';
 import { ConfigSchema } from '../../../../src/config/schema.ts';
 import { createKindTarget, type KindTargetOverrides } from '../../../../src/targets/kind/index.ts';
 import type { CommandRunner } from '../../../../src/targets/kind/exec.ts';

@@ -3,7 +3,7 @@
  * ClickHouse, then every dashboard query of src/contract/clickhouse/queries/ timed over HTTP with the
  * project's client. Target (issue 3): p95 < 100 ms per query.
  *
- *   node --import tsx src/bench/dashboard-queries.ts [--events 36000000] [--runs 30] [--warmups 3]
+ *   node --import tsx bench/dashboard-queries.ts [--events 36000000] [--runs 30] [--warmups 3]
  *        [--lanes 12000] [--lead-seconds N] [--json] [--no-docs] [--front-script <modified chdb_http_server.py>]
  *
  * Writes the figures into the dashboard section of docs/benchmarks.md (unless --no-docs) and prints
@@ -14,9 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import { applyMigrations, clickhouseClient, clickhouseVersion } from '../clients/clickhouse.ts';
-import { loadDashboardQueries, PROJECT_ROOT, type DashboardQuery } from '../contract/index.ts';
-import { percentile } from '../report/stats.ts';
+import { applyMigrations, clickhouseClient, clickhouseVersion } from '../src/clients/clickhouse.ts';
+import { loadDashboardQueries, PROJECT_ROOT, type DashboardQuery } from '../src/contract/index.ts';
+import { percentile } from '../src/loadtest/stats.ts';
 import {
   insertEventsSql,
   insertSessionsSql,
@@ -24,7 +24,7 @@ import {
   insertSideTablesSql,
   type DatasetSpec,
 } from './dataset.ts';
-import { startScratchClickHouse, type ScratchClickHouse } from './embedded-clickhouse.ts';
+import { startScratchClickHouse, type ScratchClickHouse } from '../test/support/embedded-clickhouse.ts';
 
 export interface QueryFigures {
   name: string;
@@ -293,7 +293,7 @@ export function renderMarkdown(r: BenchResult): string {
 }
 
 export const DOCS_FILE = path.join(PROJECT_ROOT, 'docs', 'benchmarks.md');
-const BEGIN = '<!-- dashboard-queries:begin (written by src/bench/dashboard-queries.ts) -->';
+const BEGIN = '<!-- dashboard-queries:begin (written by bench/dashboard-queries.ts) -->';
 const END = '<!-- dashboard-queries:end -->';
 
 /** Replaces the generated part of the dashboard section of docs/benchmarks.md (creating it if needed). */
@@ -338,7 +338,7 @@ async function main(argv: string[]): Promise<number> {
   // loading, ~events/200k s on 2 cores) the last 5/15/60 minutes hold their share of the hour.
   const leadSeconds = values['lead-seconds'] !== undefined ? Number(values['lead-seconds']) : Math.round(events / 200_000 + 30);
   const log = values.json ? (m: string) => process.stderr.write(`${m}\n`) : (m: string) => process.stdout.write(`${m}\n`);
-  const command = `node --import tsx src/bench/dashboard-queries.ts ${argv.join(' ')}`.trim();
+  const command = `node --import tsx bench/dashboard-queries.ts ${argv.join(' ')}`.trim();
   const frontScript = values['front-script'] ? path.resolve(values['front-script']) : undefined;
   const result = await runBenchmark({ events, runs, warmups, lanes, leadSeconds, log, command, frontScript });
   if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

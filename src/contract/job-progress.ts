@@ -1,4 +1,12 @@
-import type { JobProgress } from '../targets/target.ts';
+/** The last micro-batch of the streaming query, as Spark reported it. */
+export interface JobProgress {
+  batchId: number;
+  lastBatchAt: string;
+  numInputRows: number;
+  inputRowsPerSecond: number;
+  processedRowsPerSecond: number;
+  batchDurationMs: number;
+}
 
 /** Spark's StreamingQueryProgress JSON (the job's progress file, on either target) -> the figures status shows. */
 export function parseJobProgress(json: string): JobProgress {

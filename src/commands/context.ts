@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.ts';
-import type { Target, TargetName } from '../targets/target.ts';
-import type { Status } from './status.ts';
+import type { Target, TargetName } from '../stack/target.ts';
+import type { Status } from '../base/status.ts';
 
 /** Everything a command handler may use; tests build one with fakes. */
 export interface CommandContext {

@@ -1,41 +1,9 @@
-import type { Step } from '../steps/step.ts';
+import type { WebhookNotification } from '../clients/alertmanager.ts';
+import type { Step } from '../base/step.ts';
+import type { ComponentState, DoctorCheck, StackEndpoints } from '../base/stack.ts';
+import type { JobProgress } from '../contract/job-progress.ts';
 
 export type TargetName = 'local' | 'kind';
-
-/** Where the host reaches the stack's services; load generation and reporting need only this. */
-export interface StackEndpoints {
-  kafka: { brokers: string[] };
-  clickhouse: { url: string; username: string; password: string; database: string };
-  /** Where the host reaches Alertmanager's and Prometheus' HTTP APIs, when the stack runs them. */
-  alertmanager?: { url: string };
-  prometheus?: { url: string };
-}
-
-export interface ComponentState {
-  name: string;
-  state: 'up' | 'down' | 'degraded';
-  pid?: number;
-  ports?: number[];
-  version?: string;
-  detail?: string;
-}
-
-/** The last micro-batch of the streaming query, as Spark reported it. */
-export interface JobProgress {
-  batchId: number;
-  lastBatchAt: string;
-  numInputRows: number;
-  inputRowsPerSecond: number;
-  processedRowsPerSecond: number;
-  batchDurationMs: number;
-}
-
-export interface DoctorCheck {
-  name: string;
-  ok: boolean;
-  found: string;
-  fix?: string;
-}
 
 export interface DownOptions {
   purge: boolean;
@@ -58,7 +26,7 @@ export interface Target {
   components(): Promise<ComponentState[]>;
   jobProgress(): Promise<JobProgress | undefined>;
   /** The notifications Alertmanager sent, oldest first (where the target keeps them). */
-  alertNotifications?(): Promise<import('../clients/alertmanager.ts').WebhookNotification[]>;
+  alertNotifications?(): Promise<WebhookNotification[]>;
   /** Whether anything of this target exists (used to find "the stack that is already up"). */
   isUp(): Promise<boolean>;
 }
@@ -67,7 +35,7 @@ export interface Target {
 export interface TargetContext {
   config: import('../config/schema.ts').Config;
   home: string;
-  status: import('../cli/status.ts').Status;
+  status: import('../base/status.ts').Status;
   /** Environment to read (tests pass their own). */
   env: NodeJS.ProcessEnv;
 }

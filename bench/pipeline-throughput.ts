@@ -3,7 +3,7 @@
  * `loadtest` at the target rate, `status`, and `down --purge`. Writes the report into the pipeline
  * section of docs/benchmarks.md (unless --no-docs).
  *
- *   node --import tsx src/bench/pipeline-throughput.ts [--rate 10000] [--duration 60] [--no-docs] [--keep]
+ *   node --import tsx bench/pipeline-throughput.ts [--rate 10000] [--duration 60] [--no-docs] [--keep]
  *
  * --keep leaves the stack running (to read its logs, the Spark UI, ClickHouse); it prints how to stop it.
  */
@@ -11,13 +11,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { PROJECT_ROOT } from '../contract/index.ts';
-import type { LoadtestReport } from '../report/loadtest.ts';
-import { percentile } from '../report/stats.ts';
-import { localPaths } from '../targets/local/paths.ts';
-import { cliSandbox } from './cli-sandbox.ts';
+import { PROJECT_ROOT } from '../src/contract/index.ts';
+import type { LoadtestReport } from '../src/loadtest/loadtest.ts';
+import { percentile } from '../src/loadtest/stats.ts';
+import { localPaths } from '../src/targets/local/paths.ts';
+import { cliSandbox } from '../test/support/cli-sandbox.ts';
 
-const BEGIN = '<!-- pipeline:begin (written by src/bench/pipeline-throughput.ts) -->';
+const BEGIN = '<!-- pipeline:begin (written by bench/pipeline-throughput.ts) -->';
 const END = '<!-- pipeline:end -->';
 
 /** One SPEEDLAYER_PROGRESS line of the job's log (spark/.../ProgressListener.scala). */
@@ -65,7 +65,7 @@ function render(r: LoadtestReport, rate: number, duration: number, setupS: numbe
   const q = (x: { p50: number | null; p95: number | null; p99: number | null }) => `${x.p50} / ${x.p95} / ${x.p99}`;
   return [
     `Run on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 1024 ** 3)} GB, with`,
-    `\`node --import tsx src/bench/pipeline-throughput.ts --rate ${rate} --duration ${duration}\` (a fresh local stack;`,
+    `\`node --import tsx bench/pipeline-throughput.ts --rate ${rate} --duration ${duration}\` (a fresh local stack;`,
     `\`up\` + \`submit\` took ${setupS.toFixed(0)} s). One run; the machine is shared, so treat single figures as ±20%.`,
     '',
     '| figure | value |',

@@ -1,6 +1,6 @@
 import chalk from 'chalk';
-import type { Check } from './checks.ts';
-import type { Quantiles } from './stats.ts';
+import type { Check } from '../loadtest/checks.ts';
+import type { Quantiles } from '../loadtest/stats.ts';
 
 /** A plain text table; widths from the content. */
 export function table(headers: string[], rows: Array<Array<string | number | undefined | null>>): string {

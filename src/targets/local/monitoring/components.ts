@@ -1,15 +1,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { SpeedlayerError } from '../../../cli/errors.ts';
+import { SpeedlayerError } from '../../../base/errors.ts';
 import type { LocalConfig, MonitoringConfig } from '../../../config/schema.ts';
 import { PROJECT_ROOT } from '../../../contract/index.ts';
-import type { StackEndpoints } from '../../target.ts';
-import { findOnPath, MONITORING_BINARIES, MONITORING_INSTALL_FIX } from '../monitoring/binaries.ts';
-import { alertmanagerConfig, prometheusConfig, settingsRules } from '../monitoring/config-files.ts';
-import { NOTIFICATION_PATH, type ExporterOptions } from '../monitoring/exporter.ts';
+import type { StackEndpoints } from '../../../base/stack.ts';
+import { findOnPath, MONITORING_BINARIES, MONITORING_INSTALL_FIX } from './binaries.ts';
+import { alertmanagerConfig, prometheusConfig, settingsRules } from './config-files.ts';
+import { NOTIFICATION_PATH, type ExporterOptions } from './exporter.ts';
 import { ManagedProcess } from '../supervisor.ts';
-import type { LocalComponent } from './component.ts';
+import type { LocalComponent } from '../components/component.ts';
 
 type Ports = LocalConfig['ports'];
 

@@ -1,6 +1,6 @@
 import { applyMigrations, applyRetention } from '../clients/clickhouse.ts';
-import type { StackEndpoints } from '../targets/target.ts';
-import type { Step } from './step.ts';
+import type { StackEndpoints } from '../base/stack.ts';
+import type { Step } from '../base/step.ts';
 
 /** Shared by both targets: applies the versioned ClickHouse DDL from src/contract, then the configured retention. */
 export function applyClickHouseSchemaStep(endpoints: () => Promise<StackEndpoints>, retentionDays: number): Step {

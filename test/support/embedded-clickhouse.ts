@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../contract/index.ts';
-import { embeddedClickHouseCommand, ensureChdbEnv, SERVER_SCRIPT, type ChdbEnv } from '../targets/local/clickhouse/python-env.ts';
-import { freePort } from '../targets/local/ports.ts';
-import { isAlive, ManagedProcess, waitFor } from '../targets/local/supervisor.ts';
-import type { StackEndpoints } from '../targets/target.ts';
+import { PROJECT_ROOT } from '../../src/contract/index.ts';
+import { embeddedClickHouseCommand, ensureChdbEnv, SERVER_SCRIPT, type ChdbEnv } from '../../src/targets/local/clickhouse/python-env.ts';
+import { freePort } from '../../src/targets/local/ports.ts';
+import { isAlive, ManagedProcess, waitFor } from '../../src/targets/local/supervisor.ts';
+import type { StackEndpoints } from '../../src/base/stack.ts';
 
 /**
  * A throw-away embedded ClickHouse (chDB behind the project's HTTP front) on a free port in a temp

@@ -1,5 +1,5 @@
-import { wrapError } from '../cli/errors.ts';
-import type { Status } from '../cli/status.ts';
+import { wrapError } from './errors.ts';
+import type { Status } from './status.ts';
 
 /** What every step gets: where to report, and a signal that fires on Ctrl-C. */
 export interface StepContext {

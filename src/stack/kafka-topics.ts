@@ -1,6 +1,6 @@
 import { ensureTopics } from '../clients/kafka.ts';
-import type { StackEndpoints } from '../targets/target.ts';
-import type { Step } from './step.ts';
+import type { StackEndpoints } from '../base/stack.ts';
+import type { Step } from '../base/step.ts';
 
 /** Shared by both targets: creates the topics declared in src/contract/pipeline.json. */
 export function createKafkaTopicsStep(endpoints: () => Promise<StackEndpoints>): Step {

@@ -1,10 +1,10 @@
-import type { Status } from '../cli/status.ts';
+import type { Status } from '../base/status.ts';
 import { clickhouseClient } from '../clients/clickhouse.ts';
 import { kafkaClient } from '../clients/kafka.ts';
 import type { ChecksConfigSchema } from '../config/schema.ts';
 import { pipeline } from '../contract/index.ts';
 import { produceLoad, type ProduceResult } from '../loadgen/producer.ts';
-import type { StackEndpoints } from '../targets/target.ts';
+import type { StackEndpoints } from '../base/stack.ts';
 import { atLeast, atMost, below, equals, type Check } from './checks.ts';
 import { closedSessions, compareWithClickHouse, expectationFor, groundTruthSummary, jobMaxEventTime, lateRows } from './ground-truth-checks.ts';
 import { e2eLatency, runCounts, timeDashboardQueries, type RunCounts } from './pipeline-figures.ts';

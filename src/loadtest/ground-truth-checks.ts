@@ -13,13 +13,13 @@ import {
   type GroundTruth,
   type SessionCounters,
   type Tier,
-} from './ground-truth.ts';
+} from '../model/ground-truth.ts';
 import { offsetPredicate, type OffsetRanges } from './run-window.ts';
 
 /**
  * The load test's ground-truth checks: what ClickHouse holds for a run (selected by the run's Kafka
  * offsets, and by the run's user-id prefix for the tables without offsets: sessions, tier_changes)
- * against the expectation of src/report/ground-truth.ts. Fetching (fetchClickHouseFacts) is separate
+ * against the expectation of src/model/ground-truth.ts. Fetching (fetchClickHouseFacts) is separate
  * from comparing (groundTruthChecks, pure), so the comparison is unit-tested without a server.
  *
  * Tolerances, all explained in the check's target:

@@ -3,11 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { clickhouseClient } from '../clients/clickhouse.ts';
-import { pipeline, PROJECT_ROOT } from '../contract/index.ts';
-import { localPaths } from '../targets/local/paths.ts';
-import { readStackState } from '../targets/local/stack-state.ts';
-import { freePort } from '../targets/local/ports.ts';
+import { clickhouseClient } from '../../src/clients/clickhouse.ts';
+import { pipeline, PROJECT_ROOT } from '../../src/contract/index.ts';
+import { localPaths } from '../../src/targets/local/paths.ts';
+import { readStackState } from '../../src/targets/local/stack-state.ts';
+import { freePort } from '../../src/targets/local/ports.ts';
 
 /** Runs the real CLI as a user would (`node bin/speedlayer.js ...`) against one isolated home. */
 export interface CliSandbox {

@@ -1,0 +1,26 @@
+// Shapes every layer above passes around: where the stack is, how its parts are, what doctor found.
+
+/** Where the host reaches the stack's services; load generation and reporting need only this. */
+export interface StackEndpoints {
+  kafka: { brokers: string[] };
+  clickhouse: { url: string; username: string; password: string; database: string };
+  /** Where the host reaches Alertmanager's and Prometheus' HTTP APIs, when the stack runs them. */
+  alertmanager?: { url: string };
+  prometheus?: { url: string };
+}
+
+export interface ComponentState {
+  name: string;
+  state: 'up' | 'down' | 'degraded';
+  pid?: number;
+  ports?: number[];
+  version?: string;
+  detail?: string;
+}
+
+export interface DoctorCheck {
+  name: string;
+  ok: boolean;
+  found: string;
+  fix?: string;
+}
