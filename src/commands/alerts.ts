@@ -2,6 +2,7 @@ import { activeAlerts, type WebhookNotification } from '../clients/alertmanager.
 import { SpeedlayerError } from '../base/errors.ts';
 import type { CommandContext } from './context.ts';
 import { table } from './render.ts';
+import type { Target } from '../stack/target.ts';
 import { defineCommand } from './command.ts';
 
 export interface AlertRow {
@@ -41,21 +42,23 @@ export function alertRows(active: Awaited<ReturnType<typeof activeAlerts>>, noti
   return [...rows.sort((a, b) => b.since.localeCompare(a.since)), ...[...resolved.values()].sort((a, b) => b.since.localeCompare(a.since))];
 }
 
+export async function collectAlertsFrom(target: Target, alertmanagerUrl: string): Promise<AlertRow[]> {
+  return alertRows(await activeAlerts(alertmanagerUrl), (await target.alertNotifications?.()) ?? []);
+}
+
 export async function collectAlerts(ctx: CommandContext): Promise<AlertRow[]> {
   const target = await ctx.target();
   const e = await target.endpoints();
   if (!e.alertmanager) {
     throw new SpeedlayerError(`the ${target.name} stack runs no Alertmanager`, { fix: 'Set monitoring.enabled: true in the config file and run speedlayer up.' });
   }
-  let active;
   try {
-    active = await activeAlerts(e.alertmanager.url);
+    return await collectAlertsFrom(target, e.alertmanager.url);
   } catch (err) {
     throw new SpeedlayerError(`Alertmanager at ${e.alertmanager.url} did not answer: ${(err as Error).message}`, {
       fix: "Run 'speedlayer status' to see whether alertmanager is up; 'speedlayer up' starts it.",
     });
   }
-  return alertRows(active, (await target.alertNotifications?.()) ?? []);
 }
 
 export const alertsCommand = defineCommand({

@@ -58,6 +58,8 @@ export interface ProduceResult {
 const TICK_MS = 50;
 
 const USERS_CHUNK = 5000;
+/** Records per produce request: ~1 KB each at most (TOO_LARGE aside), well under Kafka's 1 MB request limit per partition. */
+const MAX_RECORDS_PER_SEND = 2000;
 
 /**
  * Publishes the run's user dimension, then produces events paced to `rate` (catching up after slow
@@ -130,7 +132,10 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
           messages[i] = { key: r.event.user_id, value: JSON.stringify(r.event) };
         }
       }
-      await producer.send({ topic, messages, acks: -1, compression: CompressionTypes.None });
+      // After a stall (a busy machine) one tick's share can be large: sent in requests Kafka accepts.
+      for (let i = 0; i < n; i += MAX_RECORDS_PER_SEND) {
+        await producer.send({ topic, messages: messages.slice(i, i + MAX_RECORDS_PER_SEND), acks: -1, compression: CompressionTypes.None });
+      }
       sent += n;
       const now = Date.now();
       if (now - lastReport >= 1000) {

@@ -55,6 +55,15 @@ describe('alert rules (manifests/prometheus/alerts.rules.yml)', () => {
     }
   });
 
+  it("escalation counts from when the warning fires: each critical rule adds its warning's `for`", () => {
+    const seconds = (d: string) => Number(d.slice(0, -1)) * (d.endsWith('m') ? 60 : 1);
+    const forOf = new Map(groups[0]!.rules.map((r) => [r.alert, seconds((r as Rule & { for: string }).for)]));
+    const escalations = groups.find((g) => g.name === 'speedlayer-escalation')!.rules;
+    for (const r of escalations) {
+      expect(r.expr).toBe(`time() - ALERTS_FOR_STATE{alertname="${r.alert}", severity="warning"} > on() group_left() (speedlayer:config:escalate_after_seconds + ${forOf.get(r.alert)})`);
+    }
+  });
+
   it('every metric the rules read is defined in docs/metrics.md', async () => {
     const doc = await readFile(path.join(PROJECT_ROOT, 'docs', 'metrics.md'), 'utf8');
     const used = new Set(alerts.flatMap((a) => [...a.expr.matchAll(/\b(speedlayer_[a-z_]+?)(?:_bucket)?\b/g)].map((m) => m[1]!)));
@@ -77,10 +86,11 @@ describe('alert rules (manifests/prometheus/alerts.rules.yml)', () => {
           alert_rule_test: [
             { eval_time: '40s', alertname: 'JobDown', exp_alerts: [] }, // pending: for 15s
             { eval_time: '60s', alertname: 'JobDown', exp_alerts: [{ exp_labels: { severity: 'warning' }, exp_annotations: jobDown('ClickHouseInsertException: boom') }] },
-            // Active since 30s, escalation after 120s: critical from 150s on (inhibition of the warning is Alertmanager's).
-            { eval_time: '145s', alertname: 'JobDown', exp_alerts: [{ exp_labels: { severity: 'warning' }, exp_annotations: jobDown('ClickHouseInsertException: boom') }] },
+            // Active since 30s, firing from 45s, escalation after 120s of firing: critical from 165s on
+            // (holding back the warning meanwhile is Alertmanager's inhibition).
+            { eval_time: '160s', alertname: 'JobDown', exp_alerts: [{ exp_labels: { severity: 'warning' }, exp_annotations: jobDown('ClickHouseInsertException: boom') }] },
             {
-              eval_time: '160s',
+              eval_time: '170s',
               alertname: 'JobDown',
               exp_alerts: [
                 { exp_labels: { severity: 'warning' }, exp_annotations: jobDown('ClickHouseInsertException: boom') },
@@ -111,7 +121,7 @@ describe('alert rules (manifests/prometheus/alerts.rules.yml)', () => {
             { series: 'speedlayer_kafka_job_lag_records{job="speedlayer-exporter",topic="speedlayer.events",partition="0"}', values: '0+1000x30 30000-2000x15 0x15' },
           ],
           alert_rule_test: [
-            { eval_time: '120s', alertname: 'JobFallingBehind', exp_alerts: [{ exp_labels: { severity: 'warning' }, exp_annotations: { summary: 'Every micro-batch of the last minute took longer than the trigger and the Kafka lag grows.', description: 'Lag 24000 records; last batch 6.0 s.', runbook: 'docs/runbook.md#jobfallingbehind' } }] },
+            { eval_time: '120s', alertname: 'JobFallingBehind', exp_alerts: [{ exp_labels: { severity: 'warning' }, exp_annotations: { summary: 'Every micro-batch of the last 30 s took longer than the trigger and the Kafka lag grows.', description: 'Lag 24000 records; last batch 6.0 s.', runbook: 'docs/runbook.md#jobfallingbehind' } }] },
             { eval_time: '240s', alertname: 'JobFallingBehind', exp_alerts: [] },
           ],
         },
