@@ -73,7 +73,8 @@ final class MetricsListener(triggerSeconds: Int, now: () => Long = () => System.
 
   def render(): String = {
     val out = new MetricsText
-    out.gauge("speedlayer_job_query_active", "1 while the streaming query runs", queryActive.get)
+    // Left out until the query first starts: the endpoint is up a while before it (JobDown reads 0 as stopped).
+    if (queryStarts.get > 0) out.gauge("speedlayer_job_query_active", "1 while the streaming query runs", queryActive.get)
     out.counter("speedlayer_job_query_starts_total", "query starts in this JVM (more than 1: restarted)", queryStarts.get)
     out.counter("speedlayer_job_query_failures_total", "query terminations with an exception", queryFailures.get)
     lastException.get.foreach(e => out.gauge("speedlayer_job_query_exception_info", "the exception that stopped the query", 1, Seq("exception" -> e)))
@@ -101,8 +102,8 @@ final class MetricsListener(triggerSeconds: Int, now: () => Long = () => System.
     out.gauge("speedlayer_job_trigger_lag_seconds", "how much the last micro-batch overran the trigger (0 when it fit)", math.max(0, duration - triggerSeconds))
     out.gauges("speedlayer_job_last_batch_phase_seconds", "Spark's phases of the last micro-batch",
       p.durationMs.asScala.toSeq.sortBy(_._1).map { case (k, v) => Seq("phase" -> k) -> v.longValue / 1000.0 })
-    Option(p.eventTime).flatMap(m => Option(m.get("watermark"))).foreach { w =>
-      val ms = Instant.parse(w).toEpochMilli
+    // Spark reports the epoch until the first event with an event time: no watermark yet.
+    Option(p.eventTime).flatMap(m => Option(m.get("watermark"))).map(Instant.parse(_).toEpochMilli).filter(_ > 0).foreach { ms =>
       out.gauge("speedlayer_job_watermark_timestamp_seconds", "the event-time watermark of the last micro-batch", ms / 1000.0)
       out.gauge("speedlayer_job_watermark_delay_seconds", "wall clock minus the watermark, now", (now() - ms) / 1000.0)
     }

@@ -30,6 +30,7 @@ class JobMetricsSuite extends AnyFunSuite with SharedSpark {
     val port = freePort()
     val server = MetricsEndpoint.start(port, () => listener.render())
     val before = JobMetrics.writtenSoFar.dead_letters
+    assert(value(listener.render(), "speedlayer_job_query_active").isEmpty, "before the query starts")
     val input = MemoryStream[KafkaSourceRow](Encoders.product[KafkaSourceRow], spark.sqlContext)
     val noop: (DataFrame, Long) => Unit = (batch, _) => { batch.collect(); () }
     val query = input.toDF().writeStream.option("checkpointLocation", dir.resolve("checkpoint").toString).foreachBatch(noop).start()
