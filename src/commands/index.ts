@@ -4,9 +4,10 @@ import { demoCommand } from './demo.ts';
 import { doctorCommand } from './doctor.ts';
 import { downCommand } from './down.ts';
 import { loadtestCommand } from './loadtest.ts';
+import { logsCommand } from './logs.ts';
 import { statusCommand } from './status.ts';
 import { submitCommand } from './submit.ts';
 import { upCommand } from './up.ts';
 
 /** Every command, in the order `--help` lists them. */
-export const commands: CommandDeclaration<never>[] = [upCommand, submitCommand, loadtestCommand, statusCommand, alertsCommand, downCommand, doctorCommand, demoCommand] as CommandDeclaration<never>[];
+export const commands: CommandDeclaration<never>[] = [upCommand, submitCommand, loadtestCommand, statusCommand, alertsCommand, logsCommand, downCommand, doctorCommand, demoCommand] as CommandDeclaration<never>[];

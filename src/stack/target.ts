@@ -27,6 +27,8 @@ export interface Target {
   jobProgress(): Promise<JobProgress | undefined>;
   /** The notifications Alertmanager sent, oldest first (where the target keeps them). */
   alertNotifications?(): Promise<WebhookNotification[]>;
+  /** Each component's log file, by component name (where the target keeps logs as files). */
+  logFiles?(): Promise<Record<string, string>>;
   /** Whether anything of this target exists (used to find "the stack that is already up"). */
   isUp(): Promise<boolean>;
 }

@@ -235,6 +235,13 @@ export function createLocalTarget(ctx: TargetContext): Target & { undoUp(): Prom
       return readJobProgress(paths.sparkProgressFile);
     },
 
+    async logFiles() {
+      const s = await state(false);
+      if (!s) return {};
+      const c = components(s);
+      return Object.fromEntries([c.kafka, c.clickhouse, c.sparkJob, ...monitoringOf(c)].map((comp) => [comp.name, comp.process.logFile]));
+    },
+
     async alertNotifications() {
       const text = await readFile(paths.notificationsFile, 'utf8').catch(() => '');
       return text
