@@ -18,9 +18,13 @@ const vitest = (project) => ['vitest', 'run', '--project', project, '--reporter=
 
 const suites = [
   ['typecheck', 'npx', ['tsc', '--noEmit']],
+  // The CLI the integration and e2e suites start (bin/speedlayer.js) runs dist/: build it from this tree.
+  ['build', 'npm', ['run', 'build']],
   // dependency-cruiser: the layer rules of docs/architecture.md, and its diagram drawn from them.
   ['architecture', 'node', ['scripts/architecture.mjs']],
   ['unit', 'npx', vitest('unit')],
+  // pytest: the embedded ClickHouse front (clickhouse-front/tests), with the chdb virtualenv.
+  ['front', 'node', ['--import', 'tsx', 'scripts/front-tests.ts']],
   // package = compile + ScalaTest + the jar and classpath the local target runs.
   ['spark', 'mvn', ['-B', '-q', '-f', 'spark/pom.xml', 'package']],
   ['integration', 'npx', vitest('integration')],
@@ -69,6 +73,15 @@ function run(cmd, args) {
 }
 
 function count(name, tail) {
+  if (name === 'front') {
+    // pytest: "==== 28 passed, 1 skipped in 4.26s ===="
+    const line = tail.trimEnd().split('\n').pop() ?? '';
+    const n = (word) => Number(line.match(new RegExp(`(\\d+) ${word}`))?.[1] ?? 0);
+    totals.passed += n('passed');
+    totals.failed += n('failed') + n('error');
+    totals.skipped += n('skipped');
+    return;
+  }
   if (name === 'spark') {
     // ScalaTest: "Tests: succeeded 82, failed 0, canceled 0, ignored 0, pending 0"
     const m = [...tail.matchAll(/Tests: succeeded (\d+), failed (\d+), canceled (\d+), ignored (\d+)/g)].pop();

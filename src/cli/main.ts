@@ -1,13 +1,11 @@
 import { Command, CommanderError, Option } from 'commander';
 import chalk from 'chalk';
 import { commands } from '../commands/index.ts';
-import { loadConfig, resolveHome } from '../config/load.ts';
-import { createTarget } from '../targets/index.ts';
-import { dockerDaemonAnswers, resolveTarget, type TargetChoice } from '../targets/resolve.ts';
+import { TARGET_NAMES } from '../config/targets.ts';
+import type { TargetChoice } from '../targets/resolve.ts';
 import type { Target, TargetName } from '../stack/target.ts';
 import type { CommandContext } from '../commands/context.ts';
 import { describeError, EXIT_FAILURE, EXIT_USAGE, UsageError } from '../base/errors.ts';
-import { ConsoleStatus } from '../base/status.ts';
 
 interface GlobalOptions {
   target?: string;
@@ -28,6 +26,13 @@ const defaultIo = (): MainIo => ({ stdout: process.stdout, stderr: process.stder
 async function buildContext(g: GlobalOptions, io: MainIo, signal: AbortSignal): Promise<CommandContext> {
   const json = !!g.json;
   const verbose = !!g.verbose;
+  // Loaded when a command runs, not at start: `--help` needs neither the spinner, the config schema nor the targets.
+  const [{ ConsoleStatus }, { loadConfig, resolveHome }, { createTarget }, { dockerDaemonAnswers, resolveTarget }] = await Promise.all([
+    import('../base/status.ts'),
+    import('../config/load.ts'),
+    import('../targets/index.ts'),
+    import('../targets/resolve.ts'),
+  ]);
   const status = new ConsoleStatus({ stream: io.stderr, interactive: !json && !!io.stderr.isTTY, verbose });
   const { config, source } = await loadConfig(g.config ?? io.env.SPEEDLAYER_CONFIG);
   const home = resolveHome(config, io.env);
@@ -64,7 +69,7 @@ async function buildContext(g: GlobalOptions, io: MainIo, signal: AbortSignal): 
           configTarget: config.target,
           upTargets: async () => {
             const up: TargetName[] = [];
-            for (const name of ['local', 'kind'] as const) {
+            for (const name of TARGET_NAMES) {
               const t = await createTarget(name, targetCtx).catch(() => undefined);
               if (t && (await t.isUp().catch(() => false))) up.push(name);
             }
@@ -103,7 +108,7 @@ export async function main(argv: string[], io: MainIo = defaultIo()): Promise<nu
 
   const program = new Command('speedlayer')
     .description('Stand up and drive a real-time analytics speed layer: Kafka -> Spark Structured Streaming -> ClickHouse.')
-    .addOption(new Option('-t, --target <target>', 'where the stack runs').choices(['local', 'kind']))
+    .addOption(new Option('-t, --target <target>', 'where the stack runs').choices(TARGET_NAMES))
     .option('-c, --config <file>', 'YAML config file (default: $SPEEDLAYER_CONFIG)')
     .option('--json', 'machine-readable output on stdout')
     .option('-v, --verbose', 'show command output and details')

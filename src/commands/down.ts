@@ -19,9 +19,9 @@ export const downCommand = defineCommand<DownFlags>({
   parse: (raw) => ({ purge: !!raw.purge, yes: !!raw.yes, keepCluster: !!raw.keepCluster }),
   async handler(ctx, flags) {
     const target = await ctx.target();
-    const destructive = flags.purge || (target.name === 'kind' && !flags.keepCluster);
-    if (destructive && !flags.yes) {
-      const what = flags.purge ? 'delete all data and checkpoints' : 'delete the kind cluster';
+    const destroys = target.downDestroys?.({ purge: flags.purge, keepCluster: flags.keepCluster });
+    if ((flags.purge || destroys) && !flags.yes) {
+      const what = flags.purge ? 'delete all data and checkpoints' : destroys;
       if (!ctx.interactive) throw new UsageError(`'down' would ${what} and there is no terminal to confirm`, { fix: 'Add --yes to confirm.' });
       if (!(await ctx.confirm(`This will ${what}. Continue?`))) {
         ctx.status.info('Nothing was changed.');

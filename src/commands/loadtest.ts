@@ -1,55 +1,94 @@
 import type { CommandContext } from './context.ts';
 import { EXIT_FAILURE, UsageError } from '../base/errors.ts';
-import { runLoadtest, type LoadtestReport } from '../loadtest/loadtest.ts';
+import type { LoadtestReport } from '../loadtest/loadtest.ts';
 import { checksTable, fmtQuantiles, n, table } from './render.ts';
 import { defineCommand } from './command.ts';
 
-export interface LoadtestFlags {
-  rate: number;
-  durationSeconds: number;
-  malformedFraction: number;
-  seed: number;
-  drainTimeoutSeconds: number;
-  warmupSeconds: number;
-  eventTimeScale: number;
+import type { LoadtestConfig } from '../config/schema.ts';
+import { LOADTEST_DEFAULTS } from '../config/loadtest-defaults.ts';
+
+/**
+ * The load test's flags, declared once as data (the way wrangler declares command arguments):
+ * commander's options, their validation and their defaults all come from this table. A flag
+ * with a config key defaults to the config file's value, whose own default is the schema's.
+ */
+interface FlagSpec {
+  /** commander's flags, e.g. '-r, --rate <eps>' */
+  flags: string;
+  /** the key commander stores the value under */
+  raw: string;
+  help: string;
+  valid: (v: number) => boolean;
+  expect: string;
+  example: string;
+  /** the config file's loadtest key this flag overrides; else `fallback` */
+  config?: keyof LoadtestConfig;
+  fallback?: () => number;
+  /** shown after the default in --help */
+  note?: string;
 }
 
-function number(raw: unknown, flag: string, rule: (v: number) => boolean, expect: string): number | undefined {
+const LOADTEST_FLAGS = {
+  rate: { flags: '-r, --rate <eps>', raw: 'rate', help: 'events per second to produce', valid: (v) => v > 0, expect: 'a positive number of events per second', example: '10000', config: 'rate' },
+  durationSeconds: { flags: '-d, --duration <seconds>', raw: 'duration', help: 'how long to produce', valid: (v) => v > 0, expect: 'a positive number of seconds', example: '10000', config: 'durationSeconds' },
+  malformedFraction: {
+    flags: '--malformed-fraction <f>', raw: 'malformedFraction', help: 'share of deliberately broken records',
+    valid: (v) => v >= 0 && v <= 1, expect: 'a fraction between 0 and 1', example: '0.01', config: 'malformedFraction',
+  },
+  seed: {
+    flags: '--seed <n>', raw: 'seed', help: 'random seed, to replay the same events', valid: (v) => Number.isInteger(v) && v >= 0,
+    expect: 'a non-negative integer', example: '10000', fallback: () => Date.now() % 2 ** 31,
+  },
+  drainTimeoutSeconds: {
+    flags: '--drain-timeout <seconds>', raw: 'drainTimeout', help: 'how long to wait for ClickHouse to hold every record',
+    valid: (v) => v > 0, expect: 'a positive number of seconds', example: '10000', config: 'drainTimeoutSeconds',
+  },
+  warmupSeconds: {
+    flags: '--warmup <seconds>', raw: 'warmup', help: 'load produced and drained before the measured run, not measured',
+    valid: (v) => v >= 0, expect: 'a number of seconds (0 for none)', example: '10000', config: 'warmupSeconds', note: '0 for none',
+  },
+  eventTimeScale: {
+    flags: '--event-time-scale <factor>', raw: 'eventTimeScale', help: 'event time runs this many times faster than wall time, ending now',
+    valid: (v) => v >= 1, expect: 'a factor >= 1', example: '10000', fallback: () => 1,
+    note: '20 = 40 min of event time in 120 s: idle gaps and session timeouts',
+  },
+} satisfies Record<string, FlagSpec>;
+
+export type LoadtestFlags = { [K in keyof typeof LOADTEST_FLAGS]: number };
+
+function number(raw: unknown, spec: FlagSpec): number | undefined {
   if (raw === undefined) return undefined;
+  const flag = spec.flags.split(' ').find((f) => f.startsWith('--'))!;
   const v = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(v) || !rule(v)) {
-    throw new UsageError(`${flag} must be ${expect}, got '${String(raw)}'`, { fix: `Example: ${flag} ${flag === '--malformed-fraction' ? '0.01' : '10000'}` });
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(v) || !spec.valid(v)) {
+    throw new UsageError(`${flag} must be ${spec.expect}, got '${String(raw)}'`, { fix: `Example: ${flag} ${spec.example}` });
   }
   return v;
 }
 
+const entries = Object.entries(LOADTEST_FLAGS) as Array<[keyof LoadtestFlags, FlagSpec]>;
+
 export function parseLoadtestFlags(raw: Record<string, unknown>, ctx: Pick<CommandContext, 'config'>): LoadtestFlags {
-  const lt = ctx.config.loadtest;
-  return {
-    rate: number(raw.rate, '--rate', (v) => v > 0, 'a positive number of events per second') ?? lt.rate,
-    durationSeconds: number(raw.duration, '--duration', (v) => v > 0, 'a positive number of seconds') ?? lt.durationSeconds,
-    malformedFraction: number(raw.malformedFraction, '--malformed-fraction', (v) => v >= 0 && v <= 1, 'a fraction between 0 and 1') ?? lt.malformedFraction,
-    seed: number(raw.seed, '--seed', (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer') ?? Date.now() % 2 ** 31,
-    drainTimeoutSeconds: number(raw.drainTimeout, '--drain-timeout', (v) => v > 0, 'a positive number of seconds') ?? lt.drainTimeoutSeconds,
-    warmupSeconds: number(raw.warmup, '--warmup', (v) => v >= 0, 'a number of seconds (0 for none)') ?? lt.warmupSeconds,
-    eventTimeScale: number(raw.eventTimeScale, '--event-time-scale', (v) => v >= 1, 'a factor >= 1') ?? 1,
-  };
+  const flags = {} as LoadtestFlags;
+  for (const [key, spec] of entries) {
+    flags[key] = number(raw[spec.raw], spec) ?? (spec.config ? ctx.config.loadtest[spec.config] : spec.fallback!());
+  }
+  return flags;
 }
 
 export function addLoadtestOptions(cmd: import('commander').Command): void {
-  cmd
-    .option('-r, --rate <eps>', 'events per second to produce (default 10000)')
-    .option('-d, --duration <seconds>', 'how long to produce (default 60)')
-    .option('--malformed-fraction <f>', 'share of deliberately broken records (default 0.01)')
-    .option('--seed <n>', 'random seed, to replay the same events')
-    .option('--drain-timeout <seconds>', 'how long to wait for ClickHouse to hold every record (default 120)')
-    .option('--warmup <seconds>', 'load produced and drained before the measured run, not measured (default 15; 0 for none)')
-    .option('--event-time-scale <factor>', 'event time runs this many times faster than wall time, ending now (default 1; 20 = 40 min of event time in 120 s: idle gaps and session timeouts)');
+  for (const [, spec] of entries) {
+    const fallback = spec.config ? LOADTEST_DEFAULTS[spec.config as keyof typeof LOADTEST_DEFAULTS] : spec.raw === 'seed' ? undefined : spec.fallback!();
+    const extra = [fallback === undefined ? undefined : `default ${fallback}`, spec.note].filter(Boolean).join('; ');
+    cmd.option(spec.flags, extra ? `${spec.help} (${extra})` : spec.help);
+  }
 }
 
 export async function loadtest(ctx: CommandContext, flags: LoadtestFlags): Promise<LoadtestReport> {
   const target = await ctx.target();
   const endpoints = await target.endpoints();
+  // Loaded here, not at start: the engine pulls in kafkajs and the ClickHouse client.
+  const { runLoadtest } = await import('../loadtest/loadtest.ts');
   return runLoadtest(
     endpoints,
     { ...flags, users: ctx.config.loadtest.users, products: ctx.config.loadtest.products, checks: ctx.config.checks },

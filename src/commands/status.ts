@@ -1,8 +1,5 @@
-import { clickhouseClient } from '../clients/clickhouse.ts';
-import { topicEndOffsets } from '../clients/kafka.ts';
 import type { CommandContext } from './context.ts';
 import { pipeline } from '../contract/index.ts';
-import { freshness, tableCounts } from '../loadtest/pipeline-figures.ts';
 import { n, table } from './render.ts';
 import type { ComponentState } from '../base/stack.ts';
 import type { JobProgress } from '../contract/job-progress.ts';
@@ -38,6 +35,12 @@ export async function collectStatus(ctx: CommandContext): Promise<StatusReport> 
   const report: StatusReport = { target: target.name, components, kafka: down, job: null, clickhouse: down, figures: down, alerts: down };
   if (!(await target.isUp())) return report;
   const e = await target.endpoints();
+  // Loaded here, not at start: `--help` and the other commands need none of the clients.
+  const [{ topicEndOffsets }, { clickhouseClient }, { freshness, tableCounts }] = await Promise.all([
+    import('../clients/kafka.ts'),
+    import('../clients/clickhouse.ts'),
+    import('../loadtest/pipeline-figures.ts'),
+  ]);
   const topics = Object.values(pipeline.kafka.topics).map((t) => t.name);
   report.kafka = await topicEndOffsets(e.kafka, topics).then(
     (end_offsets) => ({ end_offsets }),

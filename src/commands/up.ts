@@ -1,5 +1,6 @@
 import { runSteps } from '../base/step.ts';
 import type { CommandContext } from './context.ts';
+import type { StackPlan } from '../stack/target.ts';
 import { UsageError } from '../base/errors.ts';
 import { defineCommand } from './command.ts';
 import { table } from './render.ts';
@@ -12,15 +13,23 @@ export async function bringUp(ctx: CommandContext): Promise<void> {
     await runSteps(steps, ctx);
   } catch (err) {
     // Stop what this run started, so a failed `up` leaves nothing half-running.
-    const undo = (target as { undoUp?: () => Promise<void> }).undoUp;
-    if (undo) await undo.call(target).catch(() => undefined);
+    await target.undoUp?.().catch(() => undefined);
     throw err;
   }
 }
 
-interface Plan {
-  steps: Array<{ name: string; commands: string[][]; manifests: unknown[] }>;
-  memory_budget: { limit_mib: number; total_mib: number; items: Array<{ name: string; request_mib: number; limit_mib: number }> };
+/** `up --plan` for people: the numbered steps with their commands, then the memory budget. */
+export function formatPlan(plan: StackPlan): string {
+  const lines: string[] = [];
+  for (const [i, s] of plan.steps.entries()) {
+    lines.push(`${i + 1}. ${s.name}`);
+    for (const c of s.commands) lines.push(`     $ ${c.join(' ')}`);
+    if (s.manifests.length) lines.push(`     (${s.manifests.length} manifest${s.manifests.length > 1 ? 's' : ''})`);
+  }
+  const b = plan.memory_budget;
+  lines.push('\nMemory budget (MiB)');
+  lines.push(table(['pod', 'request', 'limit'], [...b.items.map((i) => [i.name, i.request_mib, i.limit_mib]), ['total', '', b.total_mib], ['budget', '', b.limit_mib], ['headroom', '', b.limit_mib - b.total_mib]]));
+  return lines.join('\n');
 }
 
 export const upCommand = defineCommand<{ plan: boolean }>({
@@ -32,20 +41,10 @@ export const upCommand = defineCommand<{ plan: boolean }>({
   async handler(ctx, opts) {
     const target = await ctx.target();
     if (opts.plan) {
-      const planner = (target as { plan?: () => Promise<Plan> }).plan;
-      if (!planner) throw new UsageError(`--plan is not available for the ${target.name} target`, { fix: 'Use --target kind --plan.' });
-      const plan = await planner.call(target);
+      if (!target.plan) throw new UsageError(`--plan is not available for the ${target.name} target`, { fix: 'Use --target kind --plan.' });
+      const plan = await target.plan();
       if (ctx.json) ctx.printJson(plan);
-      else {
-        for (const [i, s] of plan.steps.entries()) {
-          ctx.print(`${i + 1}. ${s.name}`);
-          for (const c of s.commands) ctx.print(`     $ ${c.join(' ')}`);
-          if (s.manifests.length) ctx.print(`     (${s.manifests.length} manifest${s.manifests.length > 1 ? 's' : ''})`);
-        }
-        const b = plan.memory_budget;
-        ctx.print('\nMemory budget (MiB)');
-        ctx.print(table(['pod', 'request', 'limit'], [...b.items.map((i) => [i.name, i.request_mib, i.limit_mib]), ['total', '', b.total_mib], ['budget', '', b.limit_mib], ['headroom', '', b.limit_mib - b.total_mib]]));
-      }
+      else ctx.print(formatPlan(plan));
       return 0;
     }
     await bringUp(ctx);

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { KindConfigSchema } from './kind.ts';
+import { TARGET_NAMES } from './targets.ts';
+import { LOADTEST_DEFAULTS as D } from './loadtest-defaults.ts';
 
 const port = z.number().int().min(1).max(65535);
 
@@ -62,15 +64,15 @@ export const MonitoringConfigSchema = z.strictObject({
 });
 
 export const LoadtestConfigSchema = z.strictObject({
-  rate: z.number().positive().default(10000),
-  durationSeconds: z.number().positive().default(60),
-  malformedFraction: z.number().min(0).max(1).default(0.01),
-  users: z.number().int().positive().default(20000),
-  products: z.number().int().positive().default(2000),
+  rate: z.number().positive().default(D.rate),
+  durationSeconds: z.number().positive().default(D.durationSeconds),
+  malformedFraction: z.number().min(0).max(1).default(D.malformedFraction),
+  users: z.number().int().positive().default(D.users),
+  products: z.number().int().positive().default(D.products),
   /** How long to wait for ClickHouse to hold every valid event after producing stops. */
-  drainTimeoutSeconds: z.number().positive().default(120),
+  drainTimeoutSeconds: z.number().positive().default(D.drainTimeoutSeconds),
   /** Load produced and drained before the measured run, so a just-started job is not measured cold. */
-  warmupSeconds: z.number().min(0).default(15),
+  warmupSeconds: z.number().min(0).default(D.warmupSeconds),
 });
 
 export const ChecksConfigSchema = z.strictObject({
@@ -83,7 +85,7 @@ export const ChecksConfigSchema = z.strictObject({
 export { KindConfigSchema };
 
 export const ConfigSchema = z.strictObject({
-  target: z.enum(['local', 'kind']).optional(),
+  target: z.enum(TARGET_NAMES).optional(),
   /** State directory: pids, ports, logs, data, checkpoints. */
   home: z.string().min(1).optional(),
   /** How long ClickHouse keeps the speed layer's rows (every table's TTL), on both targets. */

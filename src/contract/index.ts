@@ -2,9 +2,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// Two levels below the project root both as source (src/contract/) and compiled (dist/contract/).
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/[\\/]$/, '');
 /** The folder every shared fact lives in: read by the CLI, the Spark job (as classpath resources) and the tests. */
-export const CONTRACT_DIR = path.dirname(fileURLToPath(import.meta.url));
-export const PROJECT_ROOT = path.resolve(CONTRACT_DIR, '..', '..');
+export const CONTRACT_DIR = path.join(PROJECT_ROOT, 'src', 'contract');
 
 export interface TopicSpec {
   name: string;
@@ -15,6 +16,8 @@ export interface TopicSpec {
 export interface PipelineContract {
   kafka: { topics: { events: TopicSpec; deadLetter: TopicSpec; users: TopicSpec }; consumerGroup: string };
   clickhouse: { database: string; tables: Record<string, string> & { events: string; deadLetters: string; schemaMigrations: string } };
+  /** Line prefixes the job prints on stdout (each followed by a space and its content). */
+  jobProtocol: { started: string; progress: string; failed: string };
   spark: {
     triggerIntervalSeconds: number;
     maxOffsetsPerTrigger: number;

@@ -3,7 +3,15 @@ import type { Step } from '../base/step.ts';
 import type { ComponentState, DoctorCheck, StackEndpoints } from '../base/stack.ts';
 import type { JobProgress } from '../contract/job-progress.ts';
 
-export type TargetName = 'local' | 'kind';
+import type { TargetName } from '../config/targets.ts';
+
+export type { TargetName };
+
+/** What `up --plan` prints: every step with its commands and manifests, and the memory budget. */
+export interface StackPlan {
+  steps: Array<{ name: string; commands: string[][]; manifests: unknown[] }>;
+  memory_budget: { limit_mib: number; total_mib: number; items: Array<{ name: string; request_mib: number; limit_mib: number }> };
+}
 
 export interface DownOptions {
   purge: boolean;
@@ -31,6 +39,14 @@ export interface Target {
   logFiles?(): Promise<Record<string, string>>;
   /** Whether anything of this target exists (used to find "the stack that is already up"). */
   isUp(): Promise<boolean>;
+
+  // Capabilities a target may have; commands ask for them, never for a target's name.
+  /** Every step, command and manifest of `up` and `submit`, and the memory budget; runs nothing. */
+  plan?(): Promise<StackPlan>;
+  /** Stops what a failed `up` started, so it leaves nothing half-running. */
+  undoUp?(): Promise<void>;
+  /** What `down` destroys besides --purge's data, to confirm first (e.g. 'delete the kind cluster'). */
+  downDestroys?(opts: DownOptions): string | undefined;
 }
 
 /** What a target factory is given: validated config, the state directory and the status object. */

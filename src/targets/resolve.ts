@@ -1,15 +1,18 @@
 import { execa } from 'execa';
 import { UsageError } from '../base/errors.ts';
-import type { TargetName } from '../stack/target.ts';
+import { TARGET_NAMES, type TargetName } from '../config/targets.ts';
 
 export interface TargetChoice {
   name: TargetName;
   reason: string;
 }
 
+const EITHER = TARGET_NAMES.map((n) => `--target ${n}`).join(' or ');
+
 function parseTarget(value: string, where: string): TargetName {
-  if (value === 'local' || value === 'kind') return value;
-  throw new UsageError(`unknown target '${value}' (from ${where})`, { fix: 'Use --target local or --target kind.' });
+  const name = TARGET_NAMES.find((n) => n === value);
+  if (name) return name;
+  throw new UsageError(`unknown target '${value}' (from ${where})`, { fix: `Use ${EITHER}.` });
 }
 
 export interface ResolveInputs {
@@ -29,7 +32,7 @@ export async function resolveTarget(i: ResolveInputs): Promise<TargetChoice> {
   const up = await i.upTargets();
   if (up.length === 1) return { name: up[0]!, reason: 'the stack that is already up' };
   if (up.length > 1) {
-    throw new UsageError('both a local and a kind stack exist', { fix: 'Say which one with --target local or --target kind.' });
+    throw new UsageError(`${up.length === 2 ? 'both ' : ''}a ${up.join(' and a ')} stack exist`, { fix: `Say which one with ${EITHER}.` });
   }
   return (await i.dockerAnswers())
     ? { name: 'kind', reason: 'auto: a Docker daemon answers' }

@@ -2,20 +2,19 @@ import os from 'node:os';
 import nodePath, { type PlatformPath } from 'node:path';
 import { PROJECT_ROOT } from '../../contract/index.ts';
 import type { Target, TargetContext } from '../../stack/target.ts';
-import { KindConfigSchema, type KindConfig } from '../../config/kind.ts';
+import type { KindConfig } from '../../config/kind.ts';
 import type { KindEnv } from './context.ts';
 import { kindEndpoints } from './endpoints.ts';
 import { execaRunner, type CommandRunner } from './exec.ts';
 import { jobImageTag } from './image.ts';
 import { clientKubeApi, loadKubeConfig, type KubeApi } from './k8s.ts';
-import { kubeContext } from './names.ts';
+import { clusterProvider } from './cluster-providers.ts';
 import { planSteps, type KindPlan } from './plan.ts';
 import { downSteps, stackBudget, submitSteps, upSteps } from './stack.ts';
 import { runPreflightChecks } from './steps/preflight.ts';
 import { kindComponents, kindJobProgress } from './status.ts';
 
 export type { KindPlan, PlanStep, PlanManifest } from './plan.ts';
-export { formatBudget } from './plan.ts';
 export { KindConfigSchema, type KindConfig } from '../../config/kind.ts';
 
 export interface KindTarget extends Target {
@@ -35,12 +34,13 @@ export interface KindTargetOverrides {
 }
 
 export function createKindTarget(ctx: TargetContext, overrides: KindTargetOverrides = {}): KindTarget {
-  // Until the lead's config schema embeds KindConfigSchema, parse the section here (defaults filled in).
-  const config: KindConfig = KindConfigSchema.parse(ctx.config.kind ?? {});
+  const config: KindConfig = ctx.config.kind;
+  const cluster = clusterProvider(config);
   const platform = overrides.platform ?? process.platform;
   let kube: KubeApi | undefined;
   const k: KindEnv = {
     config,
+    cluster,
     retentionDays: ctx.config.retentionDays,
     home: ctx.home,
     env: ctx.env,
@@ -49,7 +49,7 @@ export function createKindTarget(ctx: TargetContext, overrides: KindTargetOverri
     projectRoot: overrides.projectRoot ?? PROJECT_ROOT,
     tmpDir: overrides.tmpDir ?? os.tmpdir(),
     runner: overrides.runner ?? execaRunner(ctx.env),
-    kube: overrides.kube ?? (() => (kube ??= clientKubeApi(loadKubeConfig(kubeContext(config.cluster, config.clusterName))))),
+    kube: overrides.kube ?? (() => (kube ??= clientKubeApi(loadKubeConfig(cluster.kubeContext)))),
   };
   const image = async () => overrides.imageTag ?? jobImageTag(PROJECT_ROOT);
   // The budget reads the values files from this checkout, whatever path rules the plan is shown with.
@@ -62,7 +62,7 @@ export function createKindTarget(ctx: TargetContext, overrides: KindTargetOverri
       const img = await image();
       return {
         target: 'kind',
-        cluster: { mode: config.cluster, name: config.clusterName, context: kubeContext(config.cluster, config.clusterName) },
+        cluster: { mode: cluster.mode, name: config.clusterName, context: cluster.kubeContext },
         steps: [...planSteps('up', upSteps(k, b.total_mib)), ...planSteps('submit', submitSteps(k, img))],
         memory_budget: b,
       };
@@ -79,6 +79,7 @@ export function createKindTarget(ctx: TargetContext, overrides: KindTargetOverri
     async downSteps(opts) {
       return downSteps(k, opts.keepCluster ?? false);
     },
+    downDestroys: (opts) => cluster.downDestroys(opts.keepCluster ?? false),
     endpoints: () => kindEndpoints(k),
     components: () => kindComponents(k.kube(), config.namespace),
     jobProgress: () => kindJobProgress(k.kube(), config.namespace),

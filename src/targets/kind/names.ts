@@ -41,11 +41,6 @@ export const POD_PATHS = {
   progressFile: '/checkpoints/progress.json',
 } as const;
 
-/** kubectl/helm context of the cluster: kind prefixes its clusters with "kind-". */
-export function kubeContext(cluster: 'kind' | 'docker-desktop', clusterName: string): string {
-  return cluster === 'docker-desktop' ? 'docker-desktop' : `kind-${clusterName}`;
-}
-
 /** In-cluster addresses the Spark job uses (the host uses the mapped ports instead). */
 export function inClusterEndpoints(namespace: string) {
   return {

@@ -37,15 +37,3 @@ export function planSteps(phase: PlanStep['phase'], steps: KindStep[]): PlanStep
     })),
   }));
 }
-
-/** The budget as a table for humans. */
-export function formatBudget(b: MemoryBudget): string {
-  const width = Math.max(...b.items.map((i) => i.name.length), 'total'.length);
-  const row = (name: string, req: string, lim: string) => `${name.padEnd(width)}  ${req.padStart(12)}  ${lim.padStart(10)}`;
-  return [
-    row('pod', 'request MiB', 'limit MiB'),
-    ...b.items.map((i) => row(i.name, String(i.request_mib), String(i.limit_mib))),
-    row('total', String(b.items.reduce((n, i) => n + i.request_mib, 0)), String(b.total_mib)),
-    `budget ${b.limit_mib} MiB (9.5 GB): headroom ${b.headroom_mib} MiB (${Math.round((100 * b.headroom_mib) / b.limit_mib)}%)`,
-  ].join('\n');
-}

@@ -4,29 +4,27 @@ import { helmValuesMemory, KIND_NODE_OVERHEAD_MIB, manifestMemory, memoryBudget,
 import type { KindEnv, KindStep } from './context.ts';
 import { kindEndpoints } from './endpoints.ts';
 import { renderClickHouseInstallation, renderClickHouseSecret, PASSWORD_PLACEHOLDER } from './render/clickhouse.ts';
-import { renderNamespace, renderStorageClass } from './render/cluster.ts';
+import { renderNamespace } from './render/cluster.ts';
 import { helmReleases, readValues } from './render/helm.ts';
 import { renderKafka, renderKafkaNodePool, renderKafkaTopics } from './render/kafka.ts';
 import type { Manifest } from './render/manifest.ts';
 import { sharedStep } from './shared-steps.ts';
 import { clickHouseSecretStep, applyManifestsStep } from './steps/apply.ts';
-import { createKindClusterStep, deleteKindClusterStep, useDockerDesktopClusterStep } from './steps/cluster.ts';
-import { removeWorkloadsStep } from './steps/down.ts';
 import { helmReleaseStep } from './steps/helm.ts';
 import { preflightStep } from './steps/preflight.ts';
-import { applySparkApplicationStep, buildImageStep, loadImageStep, sparkManifests, waitForStreamingStep } from './steps/submit.ts';
+import { applySparkApplicationStep, buildImageStep, sparkManifests, waitForStreamingStep } from './steps/submit.ts';
 import { waitForStackStep } from './steps/wait-ready.ts';
 
 /** Every manifest of the stack (up and submit), as rendered for this config. */
 export function stackManifests(k: KindEnv, image: string): Manifest[] {
   return [
     renderNamespace(k.config.namespace),
-    ...(k.config.cluster === 'kind' ? [renderStorageClass()] : []),
-    renderKafkaNodePool(k.config),
-    renderKafka(k.config),
+    ...k.cluster.clusterManifests(),
+    renderKafkaNodePool(k.config, k.cluster),
+    renderKafka(k.config, k.cluster),
     ...renderKafkaTopics(k.config),
     renderClickHouseSecret(k.config, PASSWORD_PLACEHOLDER),
-    renderClickHouseInstallation(k.config),
+    renderClickHouseInstallation(k.config, k.cluster),
     ...sparkManifests(k, image),
   ];
 }
@@ -38,9 +36,7 @@ export function stackManifests(k: KindEnv, image: string): Manifest[] {
 export function stackBudget(k: KindEnv, image: string, manifestsDir: string, join: (...p: string[]) => string): MemoryBudget {
   const operators = helmReleases(k.config, manifestsDir, { join }).flatMap((r) => helmValuesMemory(r.name, readValues(r.valuesPath)));
   const pods = stackManifests(k, image).flatMap(manifestMemory);
-  const node = k.config.cluster === 'kind'
-    ? [{ name: 'kind node (control plane, CoreDNS, kindnet, local-path)', request_mib: KIND_NODE_OVERHEAD_MIB, limit_mib: KIND_NODE_OVERHEAD_MIB }]
-    : [{ name: 'Docker Desktop Kubernetes node (control plane, CoreDNS)', request_mib: KIND_NODE_OVERHEAD_MIB, limit_mib: KIND_NODE_OVERHEAD_MIB }];
+  const node = [{ name: k.cluster.nodeBudgetName, request_mib: KIND_NODE_OVERHEAD_MIB, limit_mib: KIND_NODE_OVERHEAD_MIB }];
   return memoryBudget([...node, ...operators, ...pods]);
 }
 
@@ -52,17 +48,17 @@ export function upSteps(k: KindEnv, neededMiB: number): KindStep[] {
   const endpoints = () => kindEndpoints(k);
   return [
     preflightStep(k, neededMiB, found),
-    k.config.cluster === 'kind' ? createKindClusterStep(k, found) : useDockerDesktopClusterStep(k),
+    k.cluster.clusterStep(k, found),
     applyManifestsStep(k, 'Namespace and storage class', [
       renderNamespace(k.config.namespace),
-      ...(k.config.cluster === 'kind' ? [renderStorageClass()] : []),
+      ...k.cluster.clusterManifests(),
     ]),
     helmReleaseStep(k, spark!, 'Kubeflow Spark Operator'),
     helmReleaseStep(k, strimzi!, 'Strimzi Kafka operator'),
     helmReleaseStep(k, clickhouse!, 'Altinity ClickHouse operator'),
-    applyManifestsStep(k, 'Kafka (KRaft, one dual-role node) and topics', [renderKafkaNodePool(k.config), renderKafka(k.config), ...topics]),
+    applyManifestsStep(k, 'Kafka (KRaft, one dual-role node) and topics', [renderKafkaNodePool(k.config, k.cluster), renderKafka(k.config, k.cluster), ...topics]),
     clickHouseSecretStep(k),
-    applyManifestsStep(k, 'ClickHouse (ClickHouseInstallation on a PVC)', [renderClickHouseInstallation(k.config)]),
+    applyManifestsStep(k, 'ClickHouse (ClickHouseInstallation on a PVC)', [renderClickHouseInstallation(k.config, k.cluster)]),
     waitForStackStep(k, topics),
     // The same code as the local target: topics checked from the host, schema applied.
     sharedStep(createKafkaTopicsStep(endpoints)),
@@ -73,15 +69,13 @@ export function upSteps(k: KindEnv, neededMiB: number): KindStep[] {
 export function submitSteps(k: KindEnv, image: string): KindStep[] {
   return [
     buildImageStep(k, image),
-    ...(k.config.cluster === 'kind' ? [loadImageStep(k, image)] : []),
+    ...k.cluster.imageSteps(k, image),
     applySparkApplicationStep(k, image),
     waitForStreamingStep(k),
   ];
 }
 
 export function downSteps(k: KindEnv, keepCluster: boolean): KindStep[] {
-  // Docker Desktop's cluster is never ours to delete.
-  if (keepCluster || k.config.cluster === 'docker-desktop') return [removeWorkloadsStep(k)];
-  return [deleteKindClusterStep(k)];
+  return k.cluster.downSteps(k, keepCluster);
 }
 

@@ -32,7 +32,7 @@ async function findClickHouseBinary(configured: string | undefined): Promise<str
 }
 
 /** Everything as local processes: Kafka (KRaft), ClickHouse (server or embedded chDB), the Spark job in local mode. */
-export function createLocalTarget(ctx: TargetContext): Target & { undoUp(): Promise<void> } {
+export function createLocalTarget(ctx: TargetContext): Target {
   const paths = localPaths(ctx.home, ctx.env);
   const cfg = ctx.config.local;
   const monitoring = ctx.config.monitoring;

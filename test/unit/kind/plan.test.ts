@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MEMORY_LIMIT_MIB } from '../../../src/targets/kind/budget.ts';
-import { formatBudget } from '../../../src/targets/kind/plan.ts';
+import { formatPlan } from '../../../src/commands/up.ts';
 import { CHANGED_KIND_CONFIG, kindTarget } from './support/targets.ts';
 
 describe('up --target kind --plan', () => {
@@ -39,9 +39,12 @@ describe('up --target kind --plan', () => {
     expect(commands.some((c) => c.includes('--kube-context docker-desktop'))).toBe(true);
   });
 
-  it('the human budget table lists every item and the headroom', async () => {
-    const text = formatBudget((await kindTarget().plan()).memory_budget);
+  it('the human plan numbers the steps and its budget table lists every item and the headroom', async () => {
+    const plan = await kindTarget().plan();
+    const text = formatPlan(plan);
+    expect(text).toMatch(/^1\. Preflight/);
     expect(text).toMatch(/Spark executors \(max dynamic allocation\) ×2 +2560 +2560/);
-    expect(text).toMatch(/budget 9728 MiB \(9\.5 GB\): headroom \d+ MiB/);
+    expect(text).toMatch(/\nbudget +9728\n/);
+    expect(text).toMatch(new RegExp(`\\nheadroom +${plan.memory_budget.limit_mib - plan.memory_budget.total_mib}$`));
   });
 });

@@ -9,6 +9,7 @@ import { nodeImageFor, parseDockerInfo, runPreflightChecks, wslMemoryFix } from 
 import { kindTarget } from './support/targets.ts';
 import { defaultKindConfig } from '../../../src/config/kind.ts';
 import type { KindEnv } from '../../../src/targets/kind/context.ts';
+import { clusterProvider } from '../../../src/targets/kind/cluster-providers.ts';
 
 /** A directory with stub programs, so the tools "exist" on PATH for these tests. */
 function binDir(names: string[]): string {
@@ -38,8 +39,9 @@ function recording(answers: Record<string, string | Error>): CommandRunner & { c
 const dockerInfo = (memMiB: number) => JSON.stringify({ MemTotal: memMiB * 1024 * 1024, ServerVersion: '28.3.2', OperatingSystem: 'Docker Desktop', NCPU: 8 });
 
 function env(runner: CommandRunner, PATH: string, platform: NodeJS.Platform = 'linux'): KindEnv {
+  const config = { ...defaultKindConfig(), ports: { clickhouseHttp: 1, kafka: 2, sparkUi: 3 } };
   return {
-    config: { ...defaultKindConfig(), ports: { clickhouseHttp: 1, kafka: 2, sparkUi: 3 } }, retentionDays: 7, home: '/h', env: { PATH }, platform,
+    config, cluster: clusterProvider(config), retentionDays: 7, home: '/h', env: { PATH }, platform,
     pathApi: nodePath, projectRoot: '/repo', tmpDir: '/tmp', runner, kube: () => { throw new Error('no API in preflight'); },
   };
 }

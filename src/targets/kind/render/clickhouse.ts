@@ -2,7 +2,7 @@ import { pipeline } from '../../../contract/index.ts';
 import type { KindConfig } from '../../../config/kind.ts';
 import { CLUSTER_PORTS, NAMES, NODE_PORTS } from '../names.ts';
 import { CLICKHOUSE_IMAGE } from '../versions.ts';
-import { storageClassName } from './cluster.ts';
+import type { ClusterProvider } from '../context.ts';
 import { MANAGED_BY, type Manifest } from './manifest.ts';
 
 /** Shown instead of the real password in `up --plan`; `up` generates one (or keeps the existing Secret's). */
@@ -18,15 +18,14 @@ export function renderClickHouseSecret(config: KindConfig, password: string): Ma
   };
 }
 
-function clickhouseService(config: KindConfig): Record<string, unknown> {
+function clickhouseService(config: KindConfig, cluster: ClusterProvider): Record<string, unknown> {
   const http = { name: 'http', port: CLUSTER_PORTS.clickhouseHttp, targetPort: CLUSTER_PORTS.clickhouseHttp };
   const rest = [
     { name: 'tcp', port: CLUSTER_PORTS.clickhouseTcp, targetPort: CLUSTER_PORTS.clickhouseTcp },
     { name: 'metrics', port: CLUSTER_PORTS.clickhouseMetrics, targetPort: CLUSTER_PORTS.clickhouseMetrics },
   ];
-  // Docker Desktop publishes LoadBalancer services on localhost; our kind node publishes a NodePort.
   const spec =
-    config.cluster === 'docker-desktop'
+    cluster.serviceType === 'LoadBalancer'
       ? { type: 'LoadBalancer', ports: [{ ...http, port: config.ports.clickhouseHttp }, ...rest] }
       : { type: 'NodePort', ports: [{ ...http, nodePort: NODE_PORTS.clickhouseHttp }, ...rest] };
   return { name: 'clickhouse-service', generateName: `clickhouse-{chi}`, spec };
@@ -36,9 +35,9 @@ function clickhouseService(config: KindConfig): Record<string, unknown> {
  * One ClickHouse server (Altinity operator) on a PVC, with a `speedlayer` user whose password
  * comes from the Secret, and ClickHouse's own Prometheus endpoint on :9363/metrics.
  */
-export function renderClickHouseInstallation(config: KindConfig): Manifest {
+export function renderClickHouseInstallation(config: KindConfig, cluster: ClusterProvider): Manifest {
   const memory = `${config.resources.clickhouseMiB}Mi`;
-  const sc = storageClassName(config);
+  const sc = cluster.storageClassName;
   const user = NAMES.clickhouseUser;
   return {
     apiVersion: 'clickhouse.altinity.com/v1',
@@ -93,7 +92,7 @@ export function renderClickHouseInstallation(config: KindConfig): Manifest {
             },
           },
         ],
-        serviceTemplates: [clickhouseService(config)],
+        serviceTemplates: [clickhouseService(config, cluster)],
       },
     },
   };

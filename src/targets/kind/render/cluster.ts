@@ -47,8 +47,3 @@ export function renderStorageClass(): Manifest {
 export function renderNamespace(namespace: string): Manifest {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { ...MANAGED_BY } } };
 }
-
-/** Docker Desktop's cluster keeps its own default class; ours exists only on the cluster we create. */
-export function storageClassName(config: KindConfig): string | undefined {
-  return config.cluster === 'kind' ? NAMES.storageClass : undefined;
-}

@@ -2,17 +2,17 @@ import { pipeline } from '../../../contract/index.ts';
 import type { KindConfig } from '../../../config/kind.ts';
 import { CLUSTER_PORTS, NAMES, NODE_PORTS } from '../names.ts';
 import { KAFKA_METADATA_VERSION, KAFKA_VERSION } from '../versions.ts';
-import { storageClassName } from './cluster.ts';
+import type { ClusterProvider } from '../context.ts';
 import { MANAGED_BY, type Manifest } from './manifest.ts';
 
 const clusterLabel = { 'strimzi.io/cluster': NAMES.kafkaCluster };
 
 /** One dual-role (controller + broker) KRaft node on a persistent volume. */
-export function renderKafkaNodePool(config: KindConfig): Manifest {
+export function renderKafkaNodePool(config: KindConfig, cluster: ClusterProvider): Manifest {
   const memory = `${config.resources.kafkaMiB}Mi`;
   // Half the container for the heap, the rest for page cache and metaspace.
   const heap = `${Math.floor(config.resources.kafkaMiB / 2)}m`;
-  const sc = storageClassName(config);
+  const sc = cluster.storageClassName;
   return {
     apiVersion: 'kafka.strimzi.io/v1',
     kind: 'KafkaNodePool',
@@ -44,9 +44,9 @@ export function renderKafkaNodePool(config: KindConfig): Manifest {
  * published by extraPortMappings; on Docker Desktop a LoadBalancer service, which Docker Desktop
  * publishes on localhost (one broker, so no separate bootstrap service is needed there).
  */
-function externalListener(config: KindConfig): Record<string, unknown> {
+function externalListener(config: KindConfig, cluster: ClusterProvider): Record<string, unknown> {
   const advertised = { broker: 0, advertisedHost: '127.0.0.1', advertisedPort: config.ports.kafka };
-  if (config.cluster === 'docker-desktop') {
+  if (cluster.serviceType === 'LoadBalancer') {
     return {
       name: 'external',
       port: config.ports.kafka,
@@ -67,7 +67,7 @@ function externalListener(config: KindConfig): Record<string, unknown> {
   };
 }
 
-export function renderKafka(config: KindConfig): Manifest {
+export function renderKafka(config: KindConfig, cluster: ClusterProvider): Manifest {
   return {
     apiVersion: 'kafka.strimzi.io/v1',
     kind: 'Kafka',
@@ -78,7 +78,7 @@ export function renderKafka(config: KindConfig): Manifest {
         metadataVersion: KAFKA_METADATA_VERSION,
         listeners: [
           { name: 'plain', port: CLUSTER_PORTS.kafkaPlain, type: 'internal', tls: false },
-          externalListener(config),
+          externalListener(config, cluster),
         ],
         config: {
           // A single node: every internal topic has one replica.

@@ -4,7 +4,7 @@ import type { KindConfig } from '../../../config/kind.ts';
 import { CLUSTER_PORTS, NAMES, NODE_PORTS, POD_PATHS, inClusterEndpoints } from '../names.ts';
 import { SPARK_VERSION } from '../versions.ts';
 import { CLICKHOUSE_DATABASE } from './clickhouse.ts';
-import { storageClassName } from './cluster.ts';
+import type { ClusterProvider } from '../context.ts';
 import { MANAGED_BY, type Manifest } from './manifest.ts';
 
 /** Labels on the driver pod, selected by the Spark UI service and by status. */
@@ -28,8 +28,8 @@ export function sparkJobArguments(config: KindConfig): string[] {
 }
 
 /** Checkpoints and the progress file survive driver restarts on this claim. */
-export function renderCheckpointPvc(config: KindConfig): Manifest {
-  const sc = storageClassName(config);
+export function renderCheckpointPvc(config: KindConfig, cluster: ClusterProvider): Manifest {
+  const sc = cluster.storageClassName;
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
@@ -44,10 +44,10 @@ export function renderCheckpointPvc(config: KindConfig): Manifest {
 }
 
 /** The Spark UI (and its /metrics/prometheus servlet) for the host. */
-export function renderSparkUiService(config: KindConfig): Manifest {
+export function renderSparkUiService(config: KindConfig, cluster: ClusterProvider): Manifest {
   const port = { name: 'ui', port: CLUSTER_PORTS.sparkUi, targetPort: CLUSTER_PORTS.sparkUi, protocol: 'TCP' };
   const spec =
-    config.cluster === 'docker-desktop'
+    cluster.serviceType === 'LoadBalancer'
       ? { type: 'LoadBalancer', selector: DRIVER_LABELS, ports: [{ ...port, port: config.ports.sparkUi }] }
       : { type: 'NodePort', selector: DRIVER_LABELS, ports: [{ ...port, nodePort: NODE_PORTS.sparkUi }] };
   return {

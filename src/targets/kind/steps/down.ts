@@ -1,11 +1,11 @@
 import type { Status } from '../../../base/status.ts';
 import type { KindEnv, KindStep } from '../context.ts';
 import { kindStep } from '../context.ts';
-import { NAMES, kubeContext } from '../names.ts';
+import { NAMES } from '../names.ts';
 import { CHARTS } from '../versions.ts';
 
 export function helmUninstallCommands(k: KindEnv): string[][] {
-  const ctx = kubeContext(k.config.cluster, k.config.clusterName);
+  const ctx = k.cluster.kubeContext;
   return [CHARTS.sparkOperator, CHARTS.clickhouseOperator, CHARTS.strimzi].map((c) => [
     'helm', 'uninstall', c.release, '--namespace', k.config.namespace, '--kube-context', ctx, '--ignore-not-found', '--wait',
   ]);

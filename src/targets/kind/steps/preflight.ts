@@ -90,7 +90,7 @@ export async function runPreflightChecks(k: KindEnv, neededMiB: number): Promise
   const checks: DoctorCheck[] = [];
   const ok = (name: string, found: string) => checks.push({ name, ok: true, found });
   const bad = (name: string, found: string, fix: string) => checks.push({ name, ok: false, found, fix });
-  const isKind = k.config.cluster === 'kind';
+  const isKind = k.cluster.usesKindCli;
 
   const dockerPath = await findExecutable('docker', k.env, k.platform, k.pathApi);
   let docker: DockerInfo | undefined;
@@ -164,7 +164,7 @@ export function preflightError(failed: DoctorCheck[]): SpeedlayerError {
 
 /** Fails before anything changes; remembers the kind version for the node image. */
 export function preflightStep(k: KindEnv, neededMiB: number, found: { kindVersion?: string; clusterExists?: boolean }): KindStep {
-  const commands = [PREFLIGHT_COMMANDS.docker, ...(k.config.cluster === 'kind' ? [PREFLIGHT_COMMANDS.kind] : []),
+  const commands = [PREFLIGHT_COMMANDS.docker, ...(k.cluster.usesKindCli ? [PREFLIGHT_COMMANDS.kind] : []),
     PREFLIGHT_COMMANDS.helm, PREFLIGHT_COMMANDS.kubectl].map((c) => [...c]);
   return kindStep('Preflight: Docker, kind, helm, kubectl, memory, ports', { commands }, async (ctx) => {
     const result = await runPreflightChecks(k, neededMiB);

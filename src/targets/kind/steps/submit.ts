@@ -35,7 +35,7 @@ export function loadImageStep(k: KindEnv, image: string): KindStep {
 }
 
 export function sparkManifests(k: KindEnv, image: string) {
-  return [renderCheckpointPvc(k.config), renderSparkUiService(k.config), renderSparkApplication(k.config, image)];
+  return [renderCheckpointPvc(k.config, k.cluster), renderSparkUiService(k.config, k.cluster), renderSparkApplication(k.config, image)];
 }
 
 /** Create or update (server-side apply) the checkpoint PVC, the UI service and the SparkApplication. */

@@ -13,7 +13,7 @@ import { SpeedlayerError } from '../../../base/errors.ts';
  * and the command line that starts it; the local target's supervisor runs that command.
  */
 
-/** The front's own top-level folder (clickhouse-front/ at the repository root). */
+/** The front's own top-level folder (clickhouse-front/ at the project root; the same depth from src/ and dist/). */
 const FRONT_DIR = fileURLToPath(new URL('../../../../clickhouse-front/', import.meta.url));
 
 /** The pinned requirements of the embedded ClickHouse (chdb and its dependencies). */

@@ -95,8 +95,8 @@ export async function readJobProgress(progressFile: string): Promise<JobProgress
   }
 }
 
-const STARTED = 'SPEEDLAYER_STARTED ';
-const FAILED = 'SPEEDLAYER_FAILED ';
+const STARTED = `${pipeline.jobProtocol.started} `;
+const FAILED = `${pipeline.jobProtocol.failed} `;
 
 /**
  * The job's failure message from its log (the `SPEEDLAYER_FAILED <message>` line it prints when the

@@ -11,7 +11,6 @@ import scala.util.control.NonFatal
 import com.clickhouse.client.api.Client
 import com.clickhouse.client.api.insert.InsertSettings
 import com.clickhouse.data.ClickHouseFormat
-import org.apache.spark.sql.Dataset
 import org.slf4j.LoggerFactory
 
 /** Where and how to write to ClickHouse. Serializable: it travels to the executors. */
@@ -33,26 +32,11 @@ final case class ClickHouseConfig(
 /**
  * Inserts JSONEachRow into ClickHouse with the official Java client (client-v2).
  *
- * The job's batches are written by [[writeTables]] (the stateful stage's output, tokens named by
- * the shuffle partition, see there). [[write]] / [[writePartition]] write a Dataset whose Spark
- * partitions are Kafka offset ranges (no shuffle in between); they are not on the job's path any
- * more and keep their tests. For them:
- *
- * Exactly-once into ClickHouse: each Spark partition of a micro-batch is one insert carrying
- * `insert_deduplication_token = <queryId>-<batchId>-<table>-<kafkaPartition>-<firstOffset>`,
- * where the last two are the smallest (Kafka partition, offset) among the partition's rows.
- * A batch replayed after a failure reads the same offset ranges (from the checkpoint's offset
- * log), so each insert has the same rows and the same token, and ClickHouse (with
- * non_replicated_deduplication_window on both tables) drops the blocks it already stored. A
- * retried insert keeps its token too, so an insert that succeeded but whose response was lost
- * is not doubled.
- *
- * Why not Spark's partition id: the Kafka source numbers a batch's partitions in the iteration
- * order of a Scala Map of topic-partitions (KafkaOffsetReaderAdmin.getOffsetRangesFromResolvedOffsets
- * does not sort), built from Kafka's answer on the first run and from the offset log on a replay.
- * For up to 4 topic-partitions those Maps keep insertion order, which can differ, and then
- * partition i would carry other rows under the same token: ClickHouse would drop them as
- * duplicates. A token named by the rows themselves cannot be mixed up.
+ * Exactly-once into ClickHouse: [[writeTables]] sends one insert per table and Spark partition of
+ * a micro-batch, carrying an `insert_deduplication_token` that names the same rows on a replay
+ * (see there); ClickHouse (non_replicated_deduplication_window on the tables) drops the blocks it
+ * already stored. A retried insert keeps its token too, so an insert that succeeded but whose
+ * response was lost is not doubled.
  */
 object ClickHouseSink {
   private val log = LoggerFactory.getLogger(getClass)
@@ -92,42 +76,6 @@ object ClickHouseSink {
       .setConnectTimeout(config.connectTimeoutMs, ChronoUnit.MILLIS)
       .setSocketTimeout(config.socketTimeoutMs, ChronoUnit.MILLIS)
       .build()
-
-  def deduplicationToken(tokenPrefix: String, table: String, kafkaPartition: Int, firstOffset: Long): String =
-    s"$tokenPrefix-$table-$kafkaPartition-$firstOffset"
-
-  /**
-   * Writes every Spark partition of `rows` with one insert into `table`. `tokenPrefix` is
-   * "<queryId>-<batchId>".
-   */
-  def write(rows: Dataset[JsonRow], config: ClickHouseConfig, table: String, columns: Seq[String], tokenPrefix: String): Unit =
-    rows.foreachPartition { (partition: Iterator[JsonRow]) =>
-      writePartition(config, table, columns, tokenPrefix, partition)
-      ()
-    }
-
-  /** One insert of all `rows` (nothing for an empty partition), retried on failure; returns the row count. */
-  def writePartition(config: ClickHouseConfig, table: String, columns: Seq[String], tokenPrefix: String, rows: Iterator[JsonRow]): Int = {
-    if (!rows.hasNext) return 0
-    // The body is kept in memory so that a retry can send it again; a partition of a batch is
-    // bounded by maxOffsetsPerTrigger / Kafka partitions (~33k events, a few MB).
-    val out = new java.io.ByteArrayOutputStream(64 * 1024)
-    var count = 0
-    var firstPartition = Int.MaxValue
-    var firstOffset = Long.MaxValue
-    rows.foreach { row =>
-      out.write(row.json.getBytes(StandardCharsets.UTF_8))
-      out.write('\n')
-      count += 1
-      if (row.kafka_partition < firstPartition || (row.kafka_partition == firstPartition && row.kafka_offset < firstOffset)) {
-        firstPartition = row.kafka_partition
-        firstOffset = row.kafka_offset
-      }
-    }
-    val token = deduplicationToken(tokenPrefix, table, firstPartition, firstOffset)
-    insertWithRetry(config, table, columns, token, out.toByteArray, count)
-    count
-  }
 
   /**
    * One Spark partition of a micro-batch of the stateful stage's output: one insert per table

@@ -28,7 +28,11 @@ final case class Pipeline(
     watermarkDelaySeconds: Int,
     stateRevisitSeconds: Int,
     mainClass: String,
+    protocol: JobProtocol,
     limits: Limits)
+
+/** Line prefixes the job prints on stdout for the CLI (`jobProtocol` of pipeline.json), each with its space. */
+final case class JobProtocol(started: String, progress: String, failed: String)
 
 /** Size limits from `deadLetter` of pipeline.json. */
 final case class Limits(maxEventBytes: Int, maxPayloadBytes: Int)
@@ -87,6 +91,10 @@ object Contract {
       watermarkDelaySeconds = at("/spark/watermarkDelaySeconds").asInt(),
       stateRevisitSeconds = at("/spark/stateRevisitSeconds").asInt(),
       mainClass = at("/spark/mainClass").asText(),
+      protocol = JobProtocol(
+        started = at("/jobProtocol/started").asText() + " ",
+        progress = at("/jobProtocol/progress").asText() + " ",
+        failed = at("/jobProtocol/failed").asText() + " "),
       limits = Limits(
         maxEventBytes = at("/deadLetter/maxEventBytes").asInt(),
         maxPayloadBytes = at("/deadLetter/maxPayloadBytes").asInt()))

@@ -44,8 +44,8 @@ final class ProgressListener(progressFile: Option[Path], out: PrintStream = Syst
 }
 
 object ProgressListener {
-  val Prefix = "SPEEDLAYER_PROGRESS "
-  val StartedPrefix = "SPEEDLAYER_STARTED "
+  val Prefix: String = Contract.pipeline.protocol.progress
+  val StartedPrefix: String = Contract.pipeline.protocol.started
   private val mapper = new ObjectMapper()
 
   def compact(p: StreamingQueryProgress): String = {

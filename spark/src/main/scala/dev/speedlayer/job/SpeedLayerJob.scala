@@ -36,7 +36,7 @@ object JobSparkConf {
  * Bad arguments print the usage to stderr and exit with 2.
  */
 object SpeedLayerJob {
-  val FailedPrefix = "SPEEDLAYER_FAILED "
+  val FailedPrefix: String = Contract.pipeline.protocol.failed
   val QueryName = "speedlayer-events"
 
   def main(args: Array[String]): Unit = {

@@ -9,33 +9,6 @@ import org.apache.spark.sql.types.BinaryType
 // can be tested on a MemoryStream or a static Dataset; SpeedLayerJob only does I/O. None of
 // them shuffles: a Spark partition of every output holds the rows of one Kafka offset range.
 
-/** Kafka source rows (value, topic, partition, offset, timestamp, ...) -> valid event or dead letter. */
-object ValidateEvents {
-  def apply(limits: Limits)(records: DataFrame): Dataset[Classified] =
-    records
-      .select(col("value"), col("topic"), col("partition"), col("offset"), col("timestamp"))
-      .as[KafkaRecord](Encoders.product[KafkaRecord])
-      .map((r: KafkaRecord) => EventValidator.classify(r, limits))(Encoders.product[Classified])
-}
-
-/** The valid events, as rows of the `events` table. */
-object SelectEvents {
-  def apply(classified: Dataset[Classified]): Dataset[EventRow] =
-    classified
-      .where(col("event").isNotNull)
-      .select(col("event.*"))
-      .as[EventRow](Encoders.product[EventRow])
-}
-
-/** The rejected records, as rows of the `dead_letters` table. */
-object SelectDeadLetters {
-  def apply(classified: Dataset[Classified]): Dataset[DeadLetterRow] =
-    classified
-      .where(col("dead_letter").isNotNull)
-      .select(col("dead_letter.*"))
-      .as[DeadLetterRow](Encoders.product[DeadLetterRow])
-}
-
 /**
  * Rows -> one JSON object per row, keys = column names, for ClickHouse `JSONEachRow`, next to the
  * row's Kafka coordinates (which name the insert, see ClickHouseSink). Timestamps are written as

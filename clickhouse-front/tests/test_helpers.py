@@ -1,0 +1,193 @@
+"""The front's pure helpers (no chdb engine: the module imports chdb only when the engine starts)."""
+import base64
+import gzip
+import zlib
+
+import pytest
+
+import chdb_http_server as s
+
+VERSION = "26.9.2.1"
+
+
+def error_of(fn):
+    try:
+        fn()
+    except s.ClickHouseError as e:
+        return e
+    return None
+
+
+class Headers(dict):
+    """Case-insensitive get, like http.server's message headers."""
+
+    def get(self, k, d=None):
+        for key, v in self.items():
+            if key.lower() == k.lower():
+                return v
+        return d
+
+
+def engine_error(text):
+    e = s.parse_engine_error(text)
+    return e.code, e.name, e.http_status, e.text(VERSION)
+
+
+def test_engine_error_text_becomes_clickhouse_code_name_status_and_body():
+    assert engine_error("Code: 60. DB::Exception: Table default.x does not exist. Maybe you meant system.one?. (UNKNOWN_TABLE)") == (
+        60,
+        "UNKNOWN_TABLE",
+        404,
+        "Code: 60. DB::Exception: Table default.x does not exist. Maybe you meant system.one?. (UNKNOWN_TABLE) (version 26.9.2.1)",
+    )
+    code, name, status, text = engine_error(
+        "Streaming insert finish failed: Code: 27. DB::Exception: Cannot parse input: expected '\"' (at row 1)\n"
+        ": While executing JSONEachRowRowInputFormat. (CANNOT_PARSE_INPUT_ASSERTION_FAILED) (version 26.9.2.1)"
+    )
+    assert (code, name, status) == (27, "CANNOT_PARSE_INPUT_ASSERTION_FAILED", 400)
+    assert text.startswith("Code: 27. DB::Exception: Cannot parse input")
+    assert text.endswith("(CANNOT_PARSE_INPUT_ASSERTION_FAILED) (version 26.9.2.1)")
+    assert engine_error("Code: 62. DB::Exception: Syntax error: failed at position 1 (SELEC): SELEC 1. (SYNTAX_ERROR)")[:3] == (62, "SYNTAX_ERROR", 400)
+
+
+def test_text_without_a_code_is_a_std_exception():
+    assert engine_error("something odd happened") == (
+        1001,
+        "STD_EXCEPTION",
+        500,
+        "Code: 1001. DB::Exception: std::exception. something odd happened. (STD_EXCEPTION) (version 26.9.2.1)",
+    )
+
+
+@pytest.mark.parametrize(
+    "name,status",
+    [
+        ("SYNTAX_ERROR", 400),
+        ("UNKNOWN_TABLE", 404),
+        ("UNKNOWN_DATABASE", 404),
+        ("AUTHENTICATION_FAILED", 403),
+        ("REQUIRED_PASSWORD", 401),
+        ("QUERY_IS_TOO_LARGE", 413),
+        ("NOT_IMPLEMENTED", 501),
+        ("READONLY", 500),
+        ("TIMEOUT_EXCEEDED", 408),
+        (None, 500),
+    ],
+)
+def test_http_status_as_clickhouse_exception_code_to_http_status(name, status):
+    assert s.http_status_for(name) == status
+
+
+def test_splits_http_parameters_query_parameters_and_settings():
+    http, params, settings = s.split_params(
+        [
+            ("query", "SELECT 1"),
+            ("database", "db"),
+            ("param_x", "a\\tb"),
+            ("max_threads", "2"),
+            ("insert_deduplication_token", "t"),
+            ("enable_http_compression", "1"),
+            ("wait_end_of_query", "1"),
+            ("async_insert", "1"),
+            ("query_id", "q"),
+            ("max_threads", "4"),
+            ("", "x"),
+        ]
+    )
+    assert http == {"query": "SELECT 1", "database": "db", "enable_http_compression": "1", "wait_end_of_query": "1", "async_insert": "1", "query_id": "q"}
+    assert params == {"x": "a\\tb"}
+    # first value wins
+    assert settings == [("max_threads", "2"), ("insert_deduplication_token", "t")]
+
+
+def test_set_statement_quotes_values_and_refuses_names_that_are_not_identifiers():
+    assert s.set_statement([("insert_deduplication_token", "it's\\x"), ("max_threads", "2")]) == "SET insert_deduplication_token = 'it\\'s\\\\x', max_threads = '2'"
+    e = error_of(lambda: s.set_statement([("max_threads = 1, readonly", "1")]))
+    assert (e.code, e.name) == (115, "UNKNOWN_SETTING")
+
+
+def test_recognises_insert_format_statements_whose_data_is_the_body():
+    assert [s.split_insert(q) for q in ["INSERT INTO db.t (a, b) FORMAT JSONEachRow", "insert into t settings async_insert=0 format RowBinary ;", "INSERT INTO t VALUES (1)", "SELECT 1 FORMAT JSON"]] == [
+        ("INSERT INTO db.t (a, b)", "JSONEachRow"),
+        ("insert into t settings async_insert=0", "RowBinary"),
+        None,
+        None,
+    ]
+
+
+def test_output_format_and_content_type():
+    assert [s.output_format_of(q) for q in ["SELECT 1 FORMAT JSONEachRow", "SELECT 1 FORMAT JSON SETTINGS max_threads = 1;", "SELECT 'FORMAT x' AS f", "CREATE TABLE t (a UInt8) ENGINE = Memory"]] == [
+        "JSONEachRow",
+        "JSON",
+        None,
+        None,
+    ]
+    assert [s.content_type_for(f) for f in ["TabSeparated", "JSON", "JSONEachRow", "CSVWithNames", "RowBinaryWithNamesAndTypes", "Parquet", "Pretty", None]] == [
+        "text/tab-separated-values; charset=UTF-8",
+        "application/json; charset=UTF-8",
+        "application/x-ndjson; charset=UTF-8",
+        "text/csv; charset=UTF-8; header=present",
+        "application/octet-stream",
+        "application/octet-stream",
+        "text/plain; charset=UTF-8",
+        "text/plain; charset=UTF-8",
+    ]
+
+
+def test_decodes_gzip_and_deflate_bodies():
+    assert s.decompress_body(gzip.compress(b"SELECT 1 FORMAT JSON"), "gzip", 1 << 20) == b"SELECT 1 FORMAT JSON"
+    assert s.decompress_body(zlib.compress(b"deflated"), "deflate", 1 << 20) == b"deflated"
+
+
+def test_bounds_the_decompressed_size_and_names_bad_or_unsupported_codecs():
+    too_large = error_of(lambda: s.decompress_body(gzip.compress(b"x" * 5000), "gzip", 1000))
+    assert (too_large.code, too_large.name, too_large.http_status) == (229, "QUERY_IS_TOO_LARGE", 413)
+    bad = error_of(lambda: s.decompress_body(b"not gzip", "gzip", 1000))
+    assert (bad.code, bad.name) == (271, "CANNOT_DECOMPRESS")
+    zstd = error_of(lambda: s.decompress_body(b"x", "zstd", 1000))
+    assert (zstd.code, zstd.name, zstd.http_status) == (48, "NOT_IMPLEMENTED", 501)
+    assert "Content-Encoding 'zstd' is not supported" in zstd.text(VERSION)
+
+
+def test_parses_multipart_form_data_with_file_parts_marked():
+    body = (
+        b'--B\r\nContent-Disposition: form-data; name="query"\r\n\r\nSELECT {a:Array(String)}\r\n'
+        b"--B\r\nContent-Disposition: form-data; name=\"param_a\"\r\n\r\n['x','y\\'z']\r\n"
+        b'--B\r\nContent-Disposition: form-data; name="ext"; filename="t.tsv"\r\n\r\n1\t2\r\n--B--\r\n'
+    )
+    assert [(n, v.decode(), f) for n, v, f in s.parse_multipart(body, "multipart/form-data; boundary=B")] == [
+        ("query", "SELECT {a:Array(String)}", None),
+        ("param_a", "['x','y\\'z']", None),
+        ("ext", "1\t2", "t.tsv"),
+    ]
+
+
+def test_reads_credentials_as_clickhouse_does():
+    basic = "Basic " + base64.b64encode(b"default:p:w").decode()
+    assert tuple(s.credentials_of(Headers({"Authorization": basic}), {})) == ("default", "p:w")
+    assert tuple(s.credentials_of(Headers({"X-ClickHouse-User": "u", "X-ClickHouse-Key": "k"}), {})) == ("u", "k")
+    assert tuple(s.credentials_of(Headers({}), {"user": "u2", "password": "p2"})) == ("u2", "p2")
+    assert tuple(s.credentials_of(Headers({}), {})) == ("default", "")
+
+
+def test_rejects_mixed_bearer_and_wrong_credentials_with_516():
+    mixed = error_of(lambda: s.credentials_of(Headers({"X-ClickHouse-User": "u", "Authorization": "Basic eDp5"}), {}))
+    assert (mixed.code, mixed.http_status) == (516, 403)
+    assert "not allowed to use X-ClickHouse HTTP headers and Authorization HTTP header simultaneously" in mixed.text(VERSION)
+    assert error_of(lambda: s.credentials_of(Headers({"Authorization": "Bearer abc"}), {})).code == 516
+    wrong = error_of(lambda: s.check_credentials("default", "nope", "default", "secret"))
+    assert (wrong.code, wrong.name, wrong.http_status, wrong.text(VERSION)) == (
+        516,
+        "AUTHENTICATION_FAILED",
+        403,
+        "Code: 516. DB::Exception: default: Authentication failed: password is incorrect, or there is no user with such name. (AUTHENTICATION_FAILED) (version 26.9.2.1)",
+    )
+    assert error_of(lambda: s.check_credentials("default", "secret", "default", "secret")) is None
+
+
+def test_writes_lz4_frames_of_stored_blocks():
+    # the well-known header checksums of 60 70 and 64 40
+    assert [hex((s.xxh32_short(bytes([0x60, 0x70])) >> 8) & 0xFF), hex((s.xxh32_short(bytes([0x64, 0x40])) >> 8) & 0xFF)] == ["0x73", "0xa7"]
+    # magic, FLG/BD, HC, block size 5 | 0x80000000 (stored), "hello", end mark
+    assert s.lz4_frame_stored(b"hello").hex() == "04224d18607073" + "05000080" + b"hello".hex() + "00000000"
+    assert [s.choose_response_encoding(a) for a in ["gzip, deflate, br", "lz4", "br, zstd", None, "deflate;q=0.5"]] == ["gzip", "lz4", None, None, "deflate"]

@@ -1,0 +1,102 @@
+"""The front over HTTP with the real engine: started as speedlayer starts it, on a free 127.0.0.1 port."""
+import base64
+import gzip
+import os
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "chdb_http_server.py")
+PASSWORD = "s3cret"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    try:
+        import chdb  # noqa: F401
+    except ImportError:
+        pytest.fail("chdb is not importable: run the tests with the chdb virtualenv's python (npm test does)")
+    port = free_port()
+    env = {**os.environ, "SPEEDLAYER_CLICKHOUSE_PASSWORD": PASSWORD, "PYTHONUNBUFFERED": "1", "TZ": "UTC"}
+    proc = subprocess.Popen(
+        [sys.executable, SCRIPT, "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(tmp_path_factory.mktemp("data")), "--user", "default"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith(f"ready on http://127.0.0.1:{port} "), line
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            assert proc.wait(timeout=30) == 0
+        finally:
+            proc.kill() if proc.poll() is None else None
+
+
+def request(url, path="/", data=None, headers=None, auth=True):
+    h = dict(headers or {})
+    if auth:
+        h["Authorization"] = "Basic " + base64.b64encode(f"default:{PASSWORD}".encode()).decode()
+    req = urllib.request.Request(url + path, data=data, headers=h, method="POST" if data is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode()
+
+
+def q(sql):
+    return "/?" + urllib.parse.urlencode({"query": sql})
+
+
+def test_ping_answers_ok_without_credentials(server):
+    assert request(server, "/ping", auth=False)[0::2] == (200, "Ok.\n")
+
+
+def test_select_runs_in_the_engine_with_clickhouse_headers(server):
+    status, headers, body = request(server, q("SELECT 1 + 1 AS two FORMAT JSONEachRow"))
+    assert (status, body) == (200, '{"two":2}\n')
+    assert headers["X-ClickHouse-Format"] == "JSONEachRow"
+    assert headers["X-ClickHouse-Timezone"] == "UTC"
+    assert headers["X-ClickHouse-Query-Id"]
+
+
+def test_insert_format_body_then_select(server):
+    assert request(server, "/", data=b"CREATE TABLE t (a UInt32, s String) ENGINE = MergeTree ORDER BY a")[0] == 200
+    rows = gzip.compress(b'{"a":2,"s":"y"}\n{"a":1,"s":"x"}\n')
+    assert request(server, q("INSERT INTO t FORMAT JSONEachRow"), data=rows, headers={"Content-Encoding": "gzip"})[0] == 200
+    assert request(server, q("SELECT a, s FROM t ORDER BY a FORMAT TabSeparated"))[2] == "1\tx\n2\ty\n"
+
+
+def test_query_parameters_are_substituted_by_the_engine(server):
+    path = "/?" + urllib.parse.urlencode({"query": "SELECT {n:UInt8} * 2 FORMAT TabSeparated", "param_n": "21"})
+    assert request(server, path)[2] == "42\n"
+
+
+def test_engine_errors_keep_clickhouse_code_and_http_status(server):
+    status, headers, body = request(server, q("SELECT * FROM no_such_table"))
+    assert status == 404
+    assert headers["X-ClickHouse-Exception-Code"] == "60"
+    assert "(UNKNOWN_TABLE)" in body
+
+
+def test_wrong_password_is_516_with_403(server):
+    status, headers, body = request(server, q("SELECT 1"), auth=False, headers={"X-ClickHouse-User": "default", "X-ClickHouse-Key": "nope"})
+    assert status == 403
+    assert headers["X-ClickHouse-Exception-Code"] == "516"
+    assert "AUTHENTICATION_FAILED" in body
