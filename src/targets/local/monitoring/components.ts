@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { SpeedlayerError } from '../../../base/errors.ts';
 import type { LocalConfig, MonitoringConfig } from '../../../config/schema.ts';
@@ -67,7 +68,7 @@ export function exporterComponent(o: {
       await writeFile(optionsFile, JSON.stringify(options, null, 2));
       return {
         command: globalThis.process.execPath,
-        args: ['--import', 'tsx', path.join(PROJECT_ROOT, 'src', 'targets', 'local', 'monitoring', 'exporter-main.ts'), optionsFile],
+        args: [...exporterMain(), optionsFile],
         cwd: PROJECT_ROOT,
         // The password travels in the environment, not in a file or on the command line.
         env: { ...globalThis.process.env, SPEEDLAYER_CLICKHOUSE_PASSWORD: e.clickhouse.password },
@@ -77,6 +78,12 @@ export function exporterComponent(o: {
     ready: () => httpOk(`http://127.0.0.1:${o.ports.exporter}/-/ready`),
     version: async () => undefined,
   };
+}
+
+/** The exporter's entry point next to this module: compiled (dist/), or the source through tsx. */
+function exporterMain(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  return here.endsWith('.ts') ? ['--import', 'tsx', path.join(path.dirname(here), 'exporter-main.ts')] : [path.join(path.dirname(here), 'exporter-main.js')];
 }
 
 export function notificationLogUrl(ports: Ports): string {
