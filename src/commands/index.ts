@@ -1,4 +1,5 @@
 import { alertsCommand } from './alerts.ts';
+import { capacityCommand } from './capacity.ts';
 import type { CommandDeclaration } from './command.ts';
 import { demoCommand } from './demo.ts';
 import { doctorCommand } from './doctor.ts';
@@ -10,4 +11,4 @@ import { submitCommand } from './submit.ts';
 import { upCommand } from './up.ts';
 
 /** Every command, in the order `--help` lists them. */
-export const commands: CommandDeclaration<never>[] = [upCommand, submitCommand, loadtestCommand, statusCommand, alertsCommand, logsCommand, downCommand, doctorCommand, demoCommand] as CommandDeclaration<never>[];
+export const commands: CommandDeclaration<never>[] = [upCommand, submitCommand, loadtestCommand, statusCommand, alertsCommand, capacityCommand, logsCommand, downCommand, doctorCommand, demoCommand] as CommandDeclaration<never>[];
