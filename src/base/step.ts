@@ -13,7 +13,14 @@ export interface StepContext {
  */
 export interface Step {
   readonly name: string;
-  execute(ctx: StepContext): Promise<string | void>;
+  /** A note for the status line, or an outcome when the step finished without reaching its goal. */
+  execute(ctx: StepContext): Promise<string | void | StepOutcome>;
+}
+
+/** A step that ran to its end without reaching its goal (e.g. a wait that timed out) reports ok: false and goes on. */
+export interface StepOutcome {
+  ok: boolean;
+  note?: string;
 }
 
 /** Runs steps in order; each is wrapped with its name so an error says where it happened. */
@@ -22,8 +29,9 @@ export async function runSteps(steps: readonly Step[], ctx: StepContext): Promis
     if (ctx.signal.aborted) throw wrapError(step.name, new Error('interrupted'));
     ctx.status.start(step.name);
     try {
-      const note = await step.execute(ctx);
-      ctx.status.end(true, note || undefined);
+      const result = await step.execute(ctx);
+      if (typeof result === 'object') ctx.status.end(result.ok, result.note);
+      else ctx.status.end(true, result || undefined);
     } catch (err) {
       ctx.status.end(false);
       throw wrapError(step.name, err);

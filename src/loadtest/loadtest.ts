@@ -1,9 +1,10 @@
 import type { Status } from '../base/status.ts';
+import { runSteps, type Step } from '../base/step.ts';
 import { clickhouseClient } from '../clients/clickhouse.ts';
 import { kafkaClient } from '../clients/kafka.ts';
 import type { ChecksConfigSchema } from '../config/schema.ts';
 import { pipeline } from '../contract/index.ts';
-import { produceLoad, type ProduceResult } from '../loadgen/producer.ts';
+import { produceLoad, type ProduceOptions, type ProduceResult } from '../loadgen/producer.ts';
 import type { StackEndpoints } from '../base/stack.ts';
 import { atLeast, atMost, below, equals, type Check } from './checks.ts';
 import { closedSessions, compareWithClickHouse, expectationFor, groundTruthSummary, jobMaxEventTime, lateRows } from './ground-truth-checks.ts';
@@ -64,168 +65,245 @@ async function eventsTopicEnds(brokers: string[]): Promise<Record<number, number
   }
 }
 
+/** What the steps of one load test share: filled in as they run. */
+interface Run {
+  ch: ReturnType<typeof clickhouseClient>;
+  querySamples: Map<string, number[]>;
+  userPrefix: string;
+  initialMaxEventTime?: number;
+  before: Record<number, number>;
+  produced: ProduceResult;
+  ranges: OffsetRanges;
+  expected: ReturnType<typeof expectationFor>['expected'];
+  modelMs: number;
+  counts: RunCounts;
+  drainS: number;
+  sessionsSettleS: number;
+  truthChecks: Check[];
+  e2e: Quantiles;
+}
+
 /**
  * Produces at the target rate, waits until ClickHouse holds every record of the run (valid ones in
- * events, broken ones in dead_letters), and measures latency. Knows nothing of the target.
+ * events, broken ones in dead_letters), and measures latency. Knows nothing of the target. Its
+ * phases are steps, run by the same runner as up, submit and down.
  */
 export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions, status: Status, signal?: AbortSignal): Promise<LoadtestReport> {
   const ch = clickhouseClient(endpoints.clickhouse);
-  const querySamples = new Map<string, number[]>();
-  const recordQueries = (samples: Array<{ name: string; ms: number }>) => {
-    for (const s of samples) {
-      const list = querySamples.get(s.name) ?? [];
-      list.push(s.ms);
-      querySamples.set(s.name, list);
-    }
-  };
+  const run = { ch, querySamples: new Map<string, number[]>() } as Run;
   const scale = o.eventTimeScale ?? 1;
+  // The measured run's options, built once; the warm-up is the same load with overrides.
+  const load: ProduceOptions = {
+    brokers: endpoints.kafka.brokers,
+    rate: o.rate,
+    durationSeconds: o.durationSeconds,
+    malformedFraction: o.malformedFraction,
+    users: o.users,
+    products: o.products,
+    seed: o.seed,
+    eventTimeScale: scale,
+    signal,
+  };
+  const warmup: ProduceOptions = {
+    ...load,
+    durationSeconds: o.warmupSeconds,
+    seed: o.seed + 1,
+    // Not compared: no record log, no dimension, nothing that does not land in events or dead_letters.
+    record: false,
+    publishUsers: false,
+    injection: { duplicateRate: 0, lateRate: 0 },
+    // An accelerated clock ends where the measured run's begins.
+    eventTimeStartMs: Date.now() - (o.warmupSeconds + o.durationSeconds) * 1000 * scale,
+  };
+  const steps: Step[] = [
+    ...(o.warmupSeconds > 0 ? [warmupStep(run, warmup, o)] : []),
+    produceStep(run, load),
+    groundTruthStep(run),
+    drainStep(run, o),
+    sessionsStep(run),
+    compareStep(run),
+    latencyStep(run),
+  ];
   try {
-    if (o.warmupSeconds > 0) {
-      // A streaming job that has just started runs its first batches cold (JIT, code generation);
-      // a long-running one does not. The warm-up load is produced and drained but not measured.
-      status.start(`Warm up: ${o.rate.toLocaleString('en-US')} events/s for ${o.warmupSeconds}s (not measured)`);
-      const warmBefore = await eventsTopicEnds(endpoints.kafka.brokers);
-      const warm = await produceLoad({
-        brokers: endpoints.kafka.brokers,
-        rate: o.rate,
-        durationSeconds: o.warmupSeconds,
-        malformedFraction: o.malformedFraction,
-        users: o.users,
-        products: o.products,
-        seed: o.seed + 1,
-        initialMaxEventTime: finite(await jobMaxEventTime(ch)),
-        // Not compared: no record log, no dimension, nothing that does not land in events or dead_letters.
-        record: false,
-        publishUsers: false,
-        injection: { duplicateRate: 0, lateRate: 0 },
-        // An accelerated clock ends where the measured run's begins.
-        eventTimeScale: scale,
-        eventTimeStartMs: Date.now() - (o.warmupSeconds + o.durationSeconds) * 1000 * scale,
-        signal,
-      });
-      const warmRanges = offsetRanges(warmBefore, await eventsTopicEnds(endpoints.kafka.brokers));
-      const drained = await waitUntilAccounted(ch, warmRanges, () => warm.produced, o.drainTimeoutSeconds, status, signal);
-      status.end(drained.complete, drained.complete ? 'pipeline warm' : 'the warm-up load did not drain in time');
-    }
-
-    const before = await eventsTopicEnds(endpoints.kafka.brokers);
-    // Users of this run only (earlier runs' sessions and tiers stay out), and what the job has seen so far (its watermark).
-    const userPrefix = `r${Date.now().toString(36)}-`;
-    const initialMaxEventTime = finite(await jobMaxEventTime(ch));
-
-    status.start(`Produce ${o.rate.toLocaleString('en-US')} events/s for ${o.durationSeconds}s`);
-    // Dashboards keep querying while data streams in: that is when their latency matters.
-    let producing = true;
-    const dashboardLoop = (async () => {
-      while (producing) {
-        recordQueries(await timeDashboardQueries(ch));
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    })();
-    let produced: ProduceResult;
-    try {
-      produced = await produceLoad({
-        brokers: endpoints.kafka.brokers,
-        rate: o.rate,
-        durationSeconds: o.durationSeconds,
-        malformedFraction: o.malformedFraction,
-        users: o.users,
-        products: o.products,
-        seed: o.seed,
-        userPrefix,
-        initialMaxEventTime,
-        eventTimeScale: scale,
-        signal,
-        onProgress: (p) => status.update(`${p.sent.toLocaleString('en-US')} sent, ${Math.round(p.eps).toLocaleString('en-US')} events/s`),
-      });
-    } finally {
-      producing = false;
-      await dashboardLoop;
-    }
-    status.end(true, `${produced.produced.toLocaleString('en-US')} records at ${Math.round(produced.achievedEps).toLocaleString('en-US')} events/s`);
-
-    const ranges: OffsetRanges = offsetRanges(before, await eventsTopicEnds(endpoints.kafka.brokers));
-    const malformedInjected = produced.produced - produced.valid;
-
-    status.start('Compute the ground truth');
-    const { expected, modelMs } = expectationFor(produced, { initialMaxEventTime });
-    status.end(true, `${expected.accepted.toLocaleString('en-US')} events, ${expected.duplicates.toLocaleString('en-US')} duplicates, ${expected.late.toLocaleString('en-US')} late (${Math.round(modelMs)} ms)`);
-
-    status.start('Wait until ClickHouse holds every record');
-    // Every record lands once: first copies in events, broken ones in dead_letters, late ones in late_events; duplicates nowhere.
-    const { counts, drainS, complete } = await waitUntilAccounted(
-      ch,
-      ranges,
-      async () => produced.produced - expected.duplicates - (await lateRows(ch, ranges)),
-      o.drainTimeoutSeconds,
-      status,
-      signal,
-    );
-    status.end(complete, complete ? `all ${produced.produced.toLocaleString('en-US')} records accounted for` : `timed out after ${o.drainTimeoutSeconds}s`);
-
-    // Sessions the final watermark expired are closed by the job when it next looks at their user:
-    // at once in a live stream, up to stateRevisitSeconds later when event time ran faster than the
-    // clock (--event-time-scale). Give it that long before comparing.
-    const wantClosed = expected.sessions.filter((x) => x.status === 'closed').length;
-    status.start('Wait for the sessions the watermark closed');
-    const settled = await pollUntil(
-      () => closedSessions(ch, userPrefix),
-      (closed) => closed >= wantClosed,
-      (pipeline.spark.stateRevisitSeconds + 3 * pipeline.spark.triggerIntervalSeconds) * 1000,
-      (closed) => status.update(`${closed.toLocaleString('en-US')} of ${wantClosed.toLocaleString('en-US')} closed`),
-      signal,
-    );
-    const sessionsSettleS = Math.round(settled.waitedS * 10) / 10;
-    status.end(settled.done, `${settled.value.toLocaleString('en-US')} of ${wantClosed.toLocaleString('en-US')} closed after ${sessionsSettleS} s`);
-
-    status.start('Compare ClickHouse with the ground truth');
-    const truthChecks = await compareWithClickHouse(ch, { ranges, userPrefix, since: produced.startedAt }, expected);
-    const truthFailed = truthChecks.filter((c) => !c.passed).length;
-    status.end(truthFailed === 0, `${truthChecks.length - truthFailed} of ${truthChecks.length} ground-truth checks passed`);
-
-    status.start('Measure latency');
-    const e2e = await e2eLatency(ch, ranges);
-    for (let i = 0; i < 5; i++) recordQueries(await timeDashboardQueries(ch));
-    status.end(true);
-
-    const allQuerySamples = [...querySamples.values()].flat();
-    const report: LoadtestReport = {
-      target_eps: o.rate,
-      achieved_eps: Math.round(produced.achievedEps),
-      duration_s: Math.round(((produced.endedAt - produced.startedAt) / 1000) * 10) / 10,
-      produced: produced.produced,
-      valid_produced: produced.valid,
-      malformed_injected: malformedInjected,
-      accepted: counts.distinctAccepted,
-      dead_lettered: counts.deadLettered,
-      missing: Math.max(0, expected.accepted - counts.distinctAccepted),
-      duplicated: counts.accepted - counts.distinctAccepted,
-      drain_s: Math.round(drainS * 10) / 10,
-      sessions_settle_s: sessionsSettleS,
-      warmup_s: o.warmupSeconds,
-      user_prefix: userPrefix,
-      injected: produced.injected,
-      ground_truth: groundTruthSummary(expected, modelMs),
-      e2e_latency_ms: e2e,
-      query_latency_ms: quantiles(allQuerySamples),
-      query_latency_by_query_ms: Object.fromEntries([...querySamples.entries()].map(([k, v]) => [k, quantiles(v)])),
-      checks: [],
-      passed: false,
-    };
-    report.checks = [
-      atLeast('achieved events/s', report.achieved_eps, o.rate * o.checks.minRateFraction),
-      equals('missing valid events', report.missing, 0),
-      equals('duplicated events', report.duplicated, 0),
-      equals('dead-lettered = malformed injected', report.dead_lettered, malformedInjected),
-      atMost('end-to-end latency p95', report.e2e_latency_ms.p95, o.checks.e2eLatencyP95Ms, ' ms'),
-      below('dashboard query p95', report.query_latency_ms.p95, o.checks.queryLatencyP95Ms, ' ms'),
-      ...truthChecks,
-    ];
-    report.passed = report.checks.every((c) => c.passed);
-    return report;
+    await runSteps(steps, { status, signal: signal ?? new AbortController().signal });
+    return report(run, o);
   } finally {
     await ch.close();
   }
+}
+
+function recordQueries(run: Run, samples: Array<{ name: string; ms: number }>): void {
+  for (const s of samples) {
+    const list = run.querySamples.get(s.name) ?? [];
+    list.push(s.ms);
+    run.querySamples.set(s.name, list);
+  }
+}
+
+/**
+ * A streaming job that has just started runs its first batches cold (JIT, code generation); a
+ * long-running one does not. The warm-up load is produced and drained but not measured.
+ */
+function warmupStep(run: Run, warmup: ProduceOptions, o: LoadtestOptions): Step {
+  return {
+    name: `Warm up: ${o.rate.toLocaleString('en-US')} events/s for ${o.warmupSeconds}s (not measured)`,
+    async execute({ status, signal }) {
+      const warmBefore = await eventsTopicEnds(warmup.brokers);
+      const warm = await produceLoad({ ...warmup, initialMaxEventTime: finite(await jobMaxEventTime(run.ch)) });
+      const warmRanges = offsetRanges(warmBefore, await eventsTopicEnds(warmup.brokers));
+      const drained = await waitUntilAccounted(run.ch, warmRanges, () => warm.produced, o.drainTimeoutSeconds, status, signal);
+      return { ok: drained.complete, note: drained.complete ? 'pipeline warm' : 'the warm-up load did not drain in time' };
+    },
+  };
+}
+
+function produceStep(run: Run, load: ProduceOptions): Step {
+  return {
+    name: `Produce ${load.rate.toLocaleString('en-US')} events/s for ${load.durationSeconds}s`,
+    async execute({ status }) {
+      run.before = await eventsTopicEnds(load.brokers);
+      // Users of this run only (earlier runs' sessions and tiers stay out), and what the job has seen so far (its watermark).
+      run.userPrefix = `r${Date.now().toString(36)}-`;
+      run.initialMaxEventTime = finite(await jobMaxEventTime(run.ch));
+      // Dashboards keep querying while data streams in: that is when their latency matters.
+      let producing = true;
+      const dashboardLoop = (async () => {
+        while (producing) {
+          recordQueries(run, await timeDashboardQueries(run.ch));
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      })();
+      try {
+        run.produced = await produceLoad({
+          ...load,
+          userPrefix: run.userPrefix,
+          initialMaxEventTime: run.initialMaxEventTime,
+          onProgress: (p) => status.update(`${p.sent.toLocaleString('en-US')} sent, ${Math.round(p.eps).toLocaleString('en-US')} events/s`),
+        });
+      } finally {
+        producing = false;
+        await dashboardLoop;
+      }
+      run.ranges = offsetRanges(run.before, await eventsTopicEnds(load.brokers));
+      return `${run.produced.produced.toLocaleString('en-US')} records at ${Math.round(run.produced.achievedEps).toLocaleString('en-US')} events/s`;
+    },
+  };
+}
+
+function groundTruthStep(run: Run): Step {
+  return {
+    name: 'Compute the ground truth',
+    async execute() {
+      const { expected, modelMs } = expectationFor(run.produced, { initialMaxEventTime: run.initialMaxEventTime });
+      run.expected = expected;
+      run.modelMs = modelMs;
+      return `${expected.accepted.toLocaleString('en-US')} events, ${expected.duplicates.toLocaleString('en-US')} duplicates, ${expected.late.toLocaleString('en-US')} late (${Math.round(modelMs)} ms)`;
+    },
+  };
+}
+
+function drainStep(run: Run, o: LoadtestOptions): Step {
+  return {
+    name: 'Wait until ClickHouse holds every record',
+    async execute({ status, signal }) {
+      // Every record lands once: first copies in events, broken ones in dead_letters, late ones in late_events; duplicates nowhere.
+      const { counts, drainS, complete } = await waitUntilAccounted(
+        run.ch,
+        run.ranges,
+        async () => run.produced.produced - run.expected.duplicates - (await lateRows(run.ch, run.ranges)),
+        o.drainTimeoutSeconds,
+        status,
+        signal,
+      );
+      run.counts = counts;
+      run.drainS = drainS;
+      return { ok: complete, note: complete ? `all ${run.produced.produced.toLocaleString('en-US')} records accounted for` : `timed out after ${o.drainTimeoutSeconds}s` };
+    },
+  };
+}
+
+/**
+ * Sessions the final watermark expired are closed by the job when it next looks at their user:
+ * at once in a live stream, up to stateRevisitSeconds later when event time ran faster than the
+ * clock (--event-time-scale). Give it that long before comparing.
+ */
+function sessionsStep(run: Run): Step {
+  return {
+    name: 'Wait for the sessions the watermark closed',
+    async execute({ status, signal }) {
+      const wantClosed = run.expected.sessions.filter((x) => x.status === 'closed').length;
+      const settled = await pollUntil(
+        () => closedSessions(run.ch, run.userPrefix),
+        (closed) => closed >= wantClosed,
+        (pipeline.spark.stateRevisitSeconds + 3 * pipeline.spark.triggerIntervalSeconds) * 1000,
+        (closed) => status.update(`${closed.toLocaleString('en-US')} of ${wantClosed.toLocaleString('en-US')} closed`),
+        signal,
+      );
+      run.sessionsSettleS = Math.round(settled.waitedS * 10) / 10;
+      return { ok: settled.done, note: `${settled.value.toLocaleString('en-US')} of ${wantClosed.toLocaleString('en-US')} closed after ${run.sessionsSettleS} s` };
+    },
+  };
+}
+
+function compareStep(run: Run): Step {
+  return {
+    name: 'Compare ClickHouse with the ground truth',
+    async execute() {
+      run.truthChecks = await compareWithClickHouse(run.ch, { ranges: run.ranges, userPrefix: run.userPrefix, since: run.produced.startedAt }, run.expected);
+      const failed = run.truthChecks.filter((c) => !c.passed).length;
+      return { ok: failed === 0, note: `${run.truthChecks.length - failed} of ${run.truthChecks.length} ground-truth checks passed` };
+    },
+  };
+}
+
+function latencyStep(run: Run): Step {
+  return {
+    name: 'Measure latency',
+    async execute() {
+      run.e2e = await e2eLatency(run.ch, run.ranges);
+      for (let i = 0; i < 5; i++) recordQueries(run, await timeDashboardQueries(run.ch));
+    },
+  };
+}
+
+function report(run: Run, o: LoadtestOptions): LoadtestReport {
+  const { produced, expected, counts } = run;
+  const malformedInjected = produced.produced - produced.valid;
+  const allQuerySamples = [...run.querySamples.values()].flat();
+  const r: LoadtestReport = {
+    target_eps: o.rate,
+    achieved_eps: Math.round(produced.achievedEps),
+    duration_s: Math.round(((produced.endedAt - produced.startedAt) / 1000) * 10) / 10,
+    produced: produced.produced,
+    valid_produced: produced.valid,
+    malformed_injected: malformedInjected,
+    accepted: counts.distinctAccepted,
+    dead_lettered: counts.deadLettered,
+    missing: Math.max(0, expected.accepted - counts.distinctAccepted),
+    duplicated: counts.accepted - counts.distinctAccepted,
+    drain_s: Math.round(run.drainS * 10) / 10,
+    sessions_settle_s: run.sessionsSettleS,
+    warmup_s: o.warmupSeconds,
+    user_prefix: run.userPrefix,
+    injected: produced.injected,
+    ground_truth: groundTruthSummary(expected, run.modelMs),
+    e2e_latency_ms: run.e2e,
+    query_latency_ms: quantiles(allQuerySamples),
+    query_latency_by_query_ms: Object.fromEntries([...run.querySamples.entries()].map(([k, v]) => [k, quantiles(v)])),
+    checks: [],
+    passed: false,
+  };
+  r.checks = [
+    atLeast('achieved events/s', r.achieved_eps, o.rate * o.checks.minRateFraction),
+    equals('missing valid events', r.missing, 0),
+    equals('duplicated events', r.duplicated, 0),
+    equals('dead-lettered = malformed injected', r.dead_lettered, malformedInjected),
+    atMost('end-to-end latency p95', r.e2e_latency_ms.p95, o.checks.e2eLatencyP95Ms, ' ms'),
+    below('dashboard query p95', r.query_latency_ms.p95, o.checks.queryLatencyP95Ms, ' ms'),
+    ...run.truthChecks,
+  ];
+  r.passed = r.checks.every((c) => c.passed);
+  return r;
 }
 
 const finite = (x: number): number | undefined => (Number.isFinite(x) ? x : undefined);

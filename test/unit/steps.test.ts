@@ -25,6 +25,16 @@ describe('runSteps', () => {
     await runSteps([{ name: 'a', execute: async () => 'created 3' }], { status, signal: new AbortController().signal });
     expect(status.events).toEqual(['start a', 'end ok created 3']);
   });
+
+  it('a step that ends without reaching its goal reports a failed end with its note, and the next step runs', async () => {
+    const status = new RecordingStatus();
+    const steps: Step[] = [
+      { name: 'wait', execute: async () => ({ ok: false, note: 'timed out after 5s' }) },
+      { name: 'next', execute: async () => ({ ok: true, note: 'done' }) },
+    ];
+    await runSteps(steps, { status, signal: new AbortController().signal });
+    expect(status.events).toEqual(['start wait', 'end fail timed out after 5s', 'start next', 'end ok done']);
+  });
 });
 
 describe('describeError maps causes to a message and a fix', () => {
