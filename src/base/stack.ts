@@ -4,6 +4,9 @@
 export interface StackEndpoints {
   kafka: { brokers: string[] };
   clickhouse: ClickHouseEndpoint;
+  /** Where the host reaches Alertmanager's and Prometheus' HTTP APIs, when the stack runs them. */
+  alertmanager?: { url: string };
+  prometheus?: { url: string };
 }
 
 export interface ClickHouseEndpoint {

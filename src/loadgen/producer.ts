@@ -59,8 +59,6 @@ const TICK_MS = 50;
 const MAX_SEND = 2_000;
 
 const USERS_CHUNK = 5000;
-/** Records per send request: ~2 MB of events spread over the topic's 6 partitions. */
-const SEND_CHUNK = 5000;
 
 /**
  * Publishes the run's user dimension, then produces events paced to `rate` (catching up after slow
@@ -137,11 +135,7 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
           messages[i] = { key: r.event.user_id, value: JSON.stringify(r.event) };
         }
       }
-      // A late tick (a busy machine) catches up with many records at once: in pieces, so no request
-      // carries a partition batch over Kafka's message.max.bytes (1 MiB by default).
-      for (let i = 0; i < n; i += SEND_CHUNK) {
-        await producer.send({ topic, messages: messages.slice(i, i + SEND_CHUNK), acks: -1, compression: CompressionTypes.None });
-      }
+      await producer.send({ topic, messages, acks: -1, compression: CompressionTypes.None });
       sent += n;
       const now = Date.now();
       if (now - lastReport >= 1000) {

@@ -1,3 +1,4 @@
+import type { WebhookNotification } from '../clients/alertmanager.ts';
 import type { Step } from '../base/step.ts';
 import type { ComponentState, DoctorCheck, StackEndpoints } from '../base/stack.ts';
 import type { JobProgress } from '../contract/job-progress.ts';
@@ -33,6 +34,10 @@ export interface Target {
   endpoints(): Promise<StackEndpoints>;
   components(): Promise<ComponentState[]>;
   jobProgress(): Promise<JobProgress | undefined>;
+  /** The notifications Alertmanager sent, oldest first (where the target keeps them). */
+  alertNotifications?(): Promise<WebhookNotification[]>;
+  /** Each component's log file, by component name (where the target keeps logs as files). */
+  logFiles?(): Promise<Record<string, string>>;
   /** Whether anything of this target exists (used to find "the stack that is already up"). */
   isUp(): Promise<boolean>;
 

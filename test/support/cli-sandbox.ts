@@ -13,7 +13,7 @@ import { freePort } from '../../src/targets/local/ports.ts';
 export interface CliSandbox {
   home: string;
   configFile: string;
-  ports: { kafka: number; kafkaController: number; clickhouse: number; clickhouseTcp: number; sparkUi: number };
+  ports: Record<'kafka' | 'kafkaController' | 'clickhouse' | 'clickhouseTcp' | 'sparkUi' | 'jobMetrics' | 'exporter' | 'prometheus' | 'alertmanager', number>;
   run(args: string[], opts?: { reject?: boolean; timeoutMs?: number; env?: Record<string, string> }): Promise<{ stdout: string; stderr: string; exitCode?: number }>;
   /** A client of the sandbox stack's ClickHouse (ports and password from its stack state). */
   clickhouse(): Promise<ClickHouseClient>;
@@ -27,6 +27,10 @@ export async function cliSandbox(extraConfig = ''): Promise<CliSandbox> {
     clickhouse: await freePort(),
     clickhouseTcp: await freePort(),
     sparkUi: await freePort(),
+    jobMetrics: await freePort(),
+    exporter: await freePort(),
+    prometheus: await freePort(),
+    alertmanager: await freePort(),
   };
   const configFile = path.join(home, 'speedlayer.yaml');
   await writeFile(

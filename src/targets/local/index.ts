@@ -1,5 +1,7 @@
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { execa } from 'execa';
+import type { WebhookNotification } from '../../clients/alertmanager.ts';
 import { SpeedlayerError } from '../../base/errors.ts';
 import { partitionOffsets } from '../../clients/kafka.ts';
 import { pipeline } from '../../contract/index.ts';
@@ -13,8 +15,9 @@ import { clickhouseComponent } from './components/clickhouse.ts';
 import type { LocalComponent } from './components/component.ts';
 import { kafkaComponent } from './components/kafka.ts';
 import { buildSparkJob, readJobProgress, sparkJobComponent } from './components/spark-job.ts';
-import { diskCheck, javaCheck, mavenCheck, memoryCheck, portChecks, pythonCheck } from './doctor.ts';
 import { discardCheckpoint, readCheckpoint, recordsBetween } from './checkpoint.ts';
+import { alertmanagerComponent, exporterComponent, prometheusComponent } from './monitoring/components.ts';
+import { diskCheck, javaCheck, mavenCheck, memoryCheck, monitoringChecks, portChecks, pythonCheck } from './doctor.ts';
 import { localPaths } from './paths.ts';
 import { newPassword, readStackState, removeStackState, writeStackState, type LocalStackState } from './stack-state.ts';
 import { startComponentStep, stopComponentStep } from './steps/start-component.ts';
@@ -34,12 +37,15 @@ async function findClickHouseBinary(configured: string | undefined): Promise<str
 export function createLocalTarget(ctx: TargetContext): Target {
   const paths = localPaths(ctx.home, ctx.env);
   const cfg = ctx.config.local;
+  const monitoring = ctx.config.monitoring;
   const startedThisRun: LocalComponent[] = [];
 
   /** The stack state: the stored one when a stack exists (ports and password stay stable), else a new one. */
   async function state(create: boolean): Promise<LocalStackState | undefined> {
     const existing = await readStackState(paths.stackFile);
-    if (existing || !create) return existing;
+    // A stack made before a port was added to the config gets that port from the config.
+    if (existing) return { ...existing, ports: { ...cfg.ports, ...existing.ports } };
+    if (!create) return undefined;
     const binary = cfg.clickhouse.mode === 'embedded' ? undefined : await findClickHouseBinary(cfg.clickhouse.binary);
     if (cfg.clickhouse.mode === 'server' && !binary) {
       throw new SpeedlayerError('local.clickhouse.mode is "server" but no clickhouse binary was found', {
@@ -73,6 +79,7 @@ export function createLocalTarget(ctx: TargetContext): Target {
           ? { dashboard: { username: s.clickhouse.dashboardUser, password: s.clickhouse.dashboardPassword } }
           : {}),
       },
+      ...(monitoring.enabled ? { alertmanager: { url: `http://127.0.0.1:${s.ports.alertmanager}` }, prometheus: { url: `http://127.0.0.1:${s.ports.prometheus}` } } : {}),
     };
   }
 
@@ -93,6 +100,7 @@ export function createLocalTarget(ctx: TargetContext): Target {
         checkpointDir: paths.checkpointDir,
         progressFile: paths.sparkProgressFile,
         uiPort: s.ports.sparkUi,
+        metricsPort: s.ports.jobMetrics,
         driverMemoryMb: cfg.spark.driverMemoryMb,
         cores: cfg.spark.cores,
         restartPolicy: {
@@ -103,7 +111,24 @@ export function createLocalTarget(ctx: TargetContext): Target {
         },
         endpoints: async () => endpointsOf(s),
       }),
+      exporter: exporterComponent({
+        dir: paths.monitoringDir,
+        ports: s.ports,
+        monitoring,
+        sparkDir: paths.sparkDir,
+        progressFile: paths.sparkProgressFile,
+        clickhouseDataDir: paths.clickhouseDir,
+        notificationsFile: paths.notificationsFile,
+        endpoints: async () => endpointsOf(s),
+      }),
+      prometheus: prometheusComponent({ dir: path.join(paths.monitoringDir, 'prometheus'), ports: s.ports, monitoring }),
+      alertmanager: alertmanagerComponent({ dir: path.join(paths.monitoringDir, 'alertmanager'), ports: s.ports, monitoring }),
     };
+  }
+
+  /** The monitoring components, in start order (none when monitoring.enabled is false). */
+  function monitoringOf(c: ReturnType<typeof components>): LocalComponent[] {
+    return monitoring.enabled ? [c.exporter, c.alertmanager, c.prometheus] : [];
   }
 
   async function doctorFor(s: LocalStackState): Promise<DoctorCheck[]> {
@@ -111,7 +136,8 @@ export function createLocalTarget(ctx: TargetContext): Target {
     const checks = [await javaCheck(), await mavenCheck()];
     if (s.clickhouse.mode === 'embedded') checks.push(await pythonCheck());
     const portKeys = Object.fromEntries(Object.entries(s.ports).map(([key, port]) => [port, key]));
-    checks.push(...(await portChecks([c.kafka, c.clickhouse, c.sparkJob], portKeys)));
+    if (monitoring.enabled) checks.push(...(await monitoringChecks()));
+    checks.push(...(await portChecks([c.kafka, c.clickhouse, c.sparkJob, ...monitoringOf(c)], portKeys)));
     checks.push(await diskCheck(paths.home), memoryCheck(cfg.kafka.heapMb + cfg.spark.driverMemoryMb + 1536));
     return checks;
   }
@@ -147,6 +173,7 @@ export function createLocalTarget(ctx: TargetContext): Target {
         startComponentStep(c.clickhouse, { label: `Start ClickHouse (${s.clickhouse.mode})`, onStarted }),
         createKafkaTopicsStep(endpoints),
         applyClickHouseSchemaStep(endpoints, ctx.config.retentionDays),
+        ...monitoringOf(c).map((m) => startComponentStep(m, { label: `Start ${m.name} (monitoring)`, onStarted })),
       ];
     },
 
@@ -183,6 +210,9 @@ export function createLocalTarget(ctx: TargetContext): Target {
       const steps: Step[] = [];
       if (s) {
         const c = components(s);
+        // Monitoring first: its alerts about the stopping stack would only be noise. Stopped even
+        // when monitoring.enabled was turned off after they started.
+        for (const m of [c.prometheus, c.alertmanager, c.exporter]) steps.push(stopComponentStep(m, `Stop ${m.name}`));
         steps.push(stopComponentStep(c.sparkJob, 'Stop the streaming job'), stopComponentStep(c.clickhouse, 'Stop ClickHouse'), stopComponentStep(c.kafka, 'Stop Kafka'));
       }
       if (opts.purge) {
@@ -204,7 +234,8 @@ export function createLocalTarget(ctx: TargetContext): Target {
       const s = await state(false);
       if (!s) return [];
       const out: ComponentState[] = [];
-      for (const comp of Object.values(components(s))) {
+      const c = components(s);
+      for (const comp of [c.kafka, c.clickhouse, c.sparkJob, ...monitoringOf(c)]) {
         const rec = await comp.process.running();
         out.push({
           name: comp.name,
@@ -220,6 +251,21 @@ export function createLocalTarget(ctx: TargetContext): Target {
 
     async jobProgress(): Promise<JobProgress | undefined> {
       return readJobProgress(paths.sparkProgressFile);
+    },
+
+    async logFiles() {
+      const s = await state(false);
+      if (!s) return {};
+      const c = components(s);
+      return Object.fromEntries([c.kafka, c.clickhouse, c.sparkJob, ...monitoringOf(c)].map((comp) => [comp.name, comp.process.logFile]));
+    },
+
+    async alertNotifications() {
+      const text = await readFile(paths.notificationsFile, 'utf8').catch(() => '');
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as WebhookNotification);
     },
 
     async isUp() {

@@ -83,6 +83,8 @@ export interface SparkJobOptions {
   checkpointDir: string;
   progressFile: string;
   uiPort: number;
+  /** The job's Prometheus endpoint (JobMetrics.scala). */
+  metricsPort: number;
   driverMemoryMb: number;
   cores: number;
   restartPolicy: RestartPolicy;
@@ -128,7 +130,7 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
     process,
     readyTimeoutMs: 180_000,
     hint: 'The streaming query did not report its first progress.',
-    ports: () => [o.uiPort],
+    ports: () => [o.uiPort, o.metricsPort],
     async prepare() {
       await mkdir(o.checkpointDir, { recursive: true });
     },
@@ -154,6 +156,7 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
           '-Dspark.driver.host=127.0.0.1',
           `-Dspark.ui.port=${o.uiPort}`,
           '-Dspark.port.maxRetries=0',
+          `-Dspeedlayer.metrics.port=${o.metricsPort}`,
           '-cp',
           [classpath, path.join(target, 'classes')].join(path.delimiter),
           pipeline.spark.mainClass,
@@ -180,7 +183,7 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
         // SPARK_LOCAL_IP: Spark's web UI binds to it (else to 0.0.0.0; spark.driver.bindAddress
         // covers only the RPC and block manager ports).
         env: { ...globalThis.process.env, CLICKHOUSE_PASSWORD: e.clickhouse.password, SPARK_LOCAL_IP: '127.0.0.1' },
-        ports: [o.uiPort],
+        ports: [o.uiPort, o.metricsPort],
       };
     },
     /** Active once this run's log says the query started, or a progress newer than the start exists. */

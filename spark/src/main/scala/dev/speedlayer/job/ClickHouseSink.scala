@@ -148,6 +148,7 @@ object ClickHouseSink {
           }
           log.warn(s"insert into ${config.database}.$table (token $token) failed (attempt $attempt, ${elapsedMs / 1000} s of " +
             s"${config.retryForMs / 1000} s), retrying in $wait ms: ${describe(cause)}")
+          JobMetrics.insertRetries.incrementAndGet()
           Thread.sleep(wait)
           backoff = math.min(backoff * 2, config.maxBackoffMs)
           attempt += 1

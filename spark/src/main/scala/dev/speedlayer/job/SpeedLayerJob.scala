@@ -55,6 +55,7 @@ object SpeedLayerJob {
         val spark = SparkSession.builder().appName("speedlayer").config(JobSparkConf.settings(config.shufflePartitions)).getOrCreate()
         spark.streams.addListener(new ProgressListener(config.progressFile.map(Paths.get(_))))
         spark.streams.addListener(new PipelineProgressWriter(config.clickhouse, Contract.pipeline.pipelineProgressTable))
+        JobMetrics.serveIfConfigured(spark, config.triggerSeconds)
         val query = start(spark, config)
         query.awaitTermination()
         0
