@@ -53,7 +53,10 @@ function ctx(status = new RecordingStatus()): StepContext & { status: RecordingS
 async function run(steps: readonly Step[], name: RegExp, status?: RecordingStatus): ReturnType<Step['execute']> {
   const step = steps.find((s) => name.test(s.name));
   if (!step) throw new Error(`no step ${name} in ${steps.map((s) => s.name).join(', ')}`);
-  return step.execute(ctx(status));
+  const outcome = await step.execute(ctx(status));
+  // The kind steps report a note or throw; an outcome object would be a step that gave up quietly.
+  if (typeof outcome === 'object') throw new Error(`step ${step.name} ended with ${JSON.stringify(outcome)}`);
+  return outcome;
 }
 
 /** Raw access for the test's own writes (status subresources, finalizers), as an operator would. */
