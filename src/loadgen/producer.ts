@@ -29,6 +29,8 @@ export interface ProduceOptions {
   initialMaxEventTime?: number;
   /** Duplicate, late, out-of-order and idle-gap rates (defaults: DEFAULT_INJECTION). */
   injection?: Partial<InjectionOptions>;
+  /** Topic of the events (default: the contract's events topic); the benchmark measures the producer on a topic of its own. */
+  topic?: string;
   /** Publish the user dimension to `speedlayer.users` before the first event (default true). */
   publishUsers?: boolean;
   /** Keep every sent record (RecordLog) for the ground truth (default true). */
@@ -91,7 +93,7 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
   // Idempotent: a send retried after a lost acknowledgement (a broker restart) is not stored twice.
   const producer = kafkaClient(o.brokers, 'speedlayer-loadgen', PRODUCER_RETRY).producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  const topic = pipeline.kafka.topics.events.name;
+  const topic = o.topic ?? pipeline.kafka.topics.events.name;
   const malformed: Record<MalformedKind, number> = { invalid_json: 0, schema: 0, not_utf8: 0, too_large: 0 };
   const injected: ProduceResult['injected'] = { duplicate: 0, late: 0, out_of_order: 0, resumed: 0 };
   let sent = 0;
