@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The real kube-apiserver and etcd for the kind target's integration tests (test/integration/kube-api).
+// The real kube-apiserver and etcd for the kind target's integration tests (test/integration/kind-kube-api.test.ts).
 // kube-apiserver: built once from the Go module proxy (go.mod/main.go beside this file, no upstream
 // code in the repository) into the download cache, $SPEEDLAYER_CACHE/kube-apiserver-<version>/.
 // etcd: Debian's etcd-server (3.4.23, accepted by this API server), installed with apt-get when
