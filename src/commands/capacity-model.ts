@@ -23,7 +23,7 @@ export interface CapacityEstimate {
 export function estimateCapacity(samples: BatchSample[], triggerS: number): CapacityEstimate | undefined {
   const s = samples.filter((b) => b.inputRows > 0 && b.durationS > 0);
   // Needs batches of different sizes to separate the fixed cost from the per-record cost.
-  if (s.length < 5) return undefined;
+  if (s.length < 3) return undefined;
   const n = s.length;
   const mx = s.reduce((a, b) => a + b.inputRows, 0) / n;
   const my = s.reduce((a, b) => a + b.durationS, 0) / n;

@@ -19,7 +19,7 @@ export interface CliSandbox {
   clickhouse(): Promise<ClickHouseClient>;
 }
 
-export async function cliSandbox(extraConfig = ''): Promise<CliSandbox> {
+export async function cliSandbox(extraConfig = '', opts: { sparkCores?: number } = {}): Promise<CliSandbox> {
   const home = await mkdtemp(path.join(os.tmpdir(), 'speedlayer-test-'));
   const ports = {
     kafka: await freePort(),
@@ -41,7 +41,7 @@ export async function cliSandbox(extraConfig = ''): Promise<CliSandbox> {
       '  ports:',
       ...Object.entries(ports).map(([k, v]) => `    ${k}: ${v}`),
       '  kafka: { heapMb: 768 }',
-      '  spark: { driverMemoryMb: 1536, cores: 2 }',
+      `  spark: { driverMemoryMb: 1536, cores: ${opts.sparkCores ?? 2} }`,
       extraConfig,
     ].join('\n'),
   );

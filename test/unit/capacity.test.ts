@@ -13,7 +13,8 @@ describe('capacity model', () => {
   });
 
   it('ignores empty batches and needs enough batches with input', () => {
-    expect(estimateCapacity([{ inputRows: 0, durationS: 1 }, ...[1, 2, 3, 4].map((i) => ({ inputRows: i * 1000, durationS: i }))], 2)).toBeUndefined();
+    expect(estimateCapacity([{ inputRows: 0, durationS: 1 }, ...[1, 2].map((i) => ({ inputRows: i * 1000, durationS: i }))], 2)).toBeUndefined();
+    expect(estimateCapacity([1, 2, 3].map((i) => ({ inputRows: i * 1000, durationS: 0.5 + i })), 2)?.batches).toBe(3);
   });
 });
 
