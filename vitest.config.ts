@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // unit: pure code and fakes, seconds. integration: one real server each (ClickHouse front, Kafka).
-// e2e: the whole local stack (Kafka + Spark + ClickHouse), minutes.
+// e2e: the whole local stack (Kafka + Spark + ClickHouse), minutes. faults: the stack under load
+// while a dependency fails (docs/reliability.md), ~15 minutes; run by npm run test:faults.
 export default defineConfig({
   test: {
     projects: [
@@ -12,6 +13,15 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           testTimeout: 300_000,
           hookTimeout: 600_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          testTimeout: 1_800_000,
+          hookTimeout: 900_000,
           fileParallelism: false,
         },
       },

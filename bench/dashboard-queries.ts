@@ -1,10 +1,12 @@
 /**
  * Dashboard-query benchmark: one hour of events at 10,000 events/s (36M) in a throw-away embedded
  * ClickHouse, then every dashboard query of src/contract/clickhouse/queries/ timed over HTTP with the
- * project's client. Target (issue 3): p95 < 100 ms per query.
+ * project's client as the dashboard user. Target (issue 3): p95 < 100 ms per query. Then the
+ * capacity curve (issue 13): 1/2/4/8 clients in a closed loop on the idle engine, queries/s and p95.
  *
  *   node --import tsx bench/dashboard-queries.ts [--events 36000000] [--runs 30] [--warmups 3]
- *        [--lanes 12000] [--lead-seconds N] [--json] [--no-docs] [--front-script <modified chdb_http_server.py>]
+ *        [--lanes 12000] [--lead-seconds N] [--curve-seconds 20] [--json] [--no-docs]
+ *        [--front-script <modified chdb_http_server.py>]
  *
  * Writes the figures into the dashboard section of docs/benchmarks.md (unless --no-docs) and prints
  * them (as JSON with --json). The server is stopped at the end, also on error or Ctrl-C.
@@ -14,7 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import { applyMigrations, clickhouseClient, clickhouseVersion } from '../src/clients/clickhouse.ts';
+import { applyMigrations, clickhouseClient, clickhouseVersion, dashboardClient } from '../src/clients/clickhouse.ts';
+import { closedLoop, type ClosedLoopFigures } from '../src/loadtest/dashboard-viewers.ts';
 import { loadDashboardQueries, PROJECT_ROOT, type DashboardQuery } from '../src/contract/index.ts';
 import { percentile } from '../src/loadtest/stats.ts';
 import {
@@ -55,6 +58,8 @@ export interface BenchResult {
   windows: Record<string, number>;
   disk: Array<{ table: string; rows: number; parts: number; bytesOnDisk: number; uncompressedBytes: number }>;
   queries: QueryFigures[];
+  /** Closed loop on the idle engine: N dashboard clients each sending the next query when answered. */
+  capacity: ClosedLoopFigures[];
   target: { p95Ms: number; allUnder: boolean };
 }
 
@@ -134,6 +139,7 @@ export async function runBenchmark(opts: {
   runs: number;
   warmups: number;
   lanes: number;
+  curveSeconds: number;
   leadSeconds: number;
   log: (m: string) => void;
   command: string;
@@ -157,6 +163,8 @@ export async function runBenchmark(opts: {
     const migrations = await applyMigrations(ch.endpoints);
     log(`migrations applied: ${migrations.applied.join(', ')}`);
     const client = clickhouseClient(ch.endpoints);
+    // The queries run as the dashboard user (its profile), as status, the load test and any dashboard do.
+    const panels = dashboardClient(ch.endpoints);
     // Long server-side inserts: the default 60 s request timeout is too short for 36M rows on 2 cores.
     const loader = createClient({
       url: ch.endpoints.url,
@@ -210,9 +218,15 @@ export async function runBenchmark(opts: {
       log(`data ends ${dataEndToQueriesSeconds} s before the queries start; rows in the windows: ${JSON.stringify(w)}`);
       const figures: QueryFigures[] = [];
       for (const q of queries) {
-        const f = await timeQuery(client, q, opts.runs, opts.warmups);
+        const f = await timeQuery(panels, q, opts.runs, opts.warmups);
         log(`${q.name}: p50 ${f.p50} ms, p95 ${f.p95} ms, p99 ${f.p99} ms (server p50 ${f.serverP50} ms, read ${f.readRows} rows)`);
         figures.push(f);
+      }
+      const capacity: ClosedLoopFigures[] = [];
+      for (const clients of [1, 2, 4, 8]) {
+        const c = await closedLoop(ch.endpoints, { clients, seconds: opts.curveSeconds, queries });
+        log(`closed loop, ${clients} client(s): ${c.queries_per_s} queries/s, p50 ${c.latency_ms.p50} ms, p95 ${c.latency_ms.p95} ms, ${c.errors} errors`);
+        capacity.push(c);
       }
       return {
         date: new Date().toISOString(),
@@ -235,10 +249,11 @@ export async function runBenchmark(opts: {
         windows: Object.fromEntries(Object.entries(w ?? {}).map(([k, v]) => [k, Number(v)])),
         disk,
         queries: figures,
+        capacity,
         target: { p95Ms: 100, allUnder: figures.every((f) => f.p95 < 100) },
       };
     } finally {
-      await Promise.allSettled([client.close(), loader.close()]);
+      await Promise.allSettled([client.close(), loader.close(), panels.close()]);
     }
   } catch (err) {
     if (ch) process.stderr.write(`${await ch.logTail()}\n`);
@@ -251,6 +266,13 @@ export async function runBenchmark(opts: {
       log('embedded ClickHouse stopped');
     }
   }
+}
+
+function capacityRatio(c: ClosedLoopFigures[]): string {
+  const one = c.find((x) => x.clients === 1)?.queries_per_s;
+  const four = c.find((x) => x.clients === 4)?.queries_per_s;
+  if (!one || !four) return '';
+  return `4 clients / 1 client: ${(four / one).toFixed(2)}x the queries/s (target >= 1.7x).`;
 }
 
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
@@ -282,6 +304,14 @@ export function renderMarkdown(r: BenchResult): string {
     ),
     '',
     `Target p95 < ${r.target.p95Ms} ms: ${r.target.allUnder ? 'met by every query' : 'MISSED by ' + r.queries.filter((q) => q.p95 >= r.target.p95Ms).map((q) => q.name).join(', ')}.`,
+    '',
+    `Capacity, closed loop on the idle engine: N clients as the dashboard user, each sending the six queries in turn, the next as soon as the last answered (${r.capacity[0]?.seconds ?? 0} s per level).`,
+    '',
+    '| clients | queries/s | p50 ms | p95 ms | errors |',
+    '|---:|---:|---:|---:|---:|',
+    ...r.capacity.map((c) => `| ${c.clients} | ${c.queries_per_s} | ${c.latency_ms.p50} | ${c.latency_ms.p95} | ${c.errors} |`),
+    '',
+    capacityRatio(r.capacity),
     '',
     'On disk (active parts):',
     '',
@@ -318,6 +348,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       events: { type: 'string', default: '36000000' },
       runs: { type: 'string', default: '30' },
+      'curve-seconds': { type: 'string', default: '20' },
       warmups: { type: 'string', default: '3' },
       lanes: { type: 'string', default: '12000' },
       'lead-seconds': { type: 'string' },
@@ -340,7 +371,9 @@ async function main(argv: string[]): Promise<number> {
   const log = values.json ? (m: string) => process.stderr.write(`${m}\n`) : (m: string) => process.stdout.write(`${m}\n`);
   const command = `node --import tsx bench/dashboard-queries.ts ${argv.join(' ')}`.trim();
   const frontScript = values['front-script'] ? path.resolve(values['front-script']) : undefined;
-  const result = await runBenchmark({ events, runs, warmups, lanes, leadSeconds, log, command, frontScript });
+  const curveSeconds = Number(values['curve-seconds']);
+  if (!(curveSeconds > 0)) throw new Error('--curve-seconds must be a positive number');
+  const result = await runBenchmark({ events, runs, warmups, lanes, curveSeconds, leadSeconds, log, command, frontScript });
   if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else process.stdout.write(`\n${renderMarkdown(result)}\n`);
   if (!values['no-docs'] && !frontScript) {

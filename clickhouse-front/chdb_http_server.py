@@ -3,7 +3,7 @@
 
 What this is
     The real ClickHouse engine, as the library chDB (PyPI ``chdb``), storing its data in a directory
-    (``--data-dir``) through one chDB ``Session``, behind a small HTTP server written with the Python
+    (``--data-dir``), served by pools of chDB connection handles on that one path, behind a small HTTP server written with the Python
     standard library (``http.server.ThreadingHTTPServer``). The server speaks the part of ClickHouse's
     HTTP interface that the project's clients use: ``@clickhouse/client`` (Node) and the Java
     ``com.clickhouse:client-v2`` that the Spark job uses for ``INSERT ... FORMAT JSONEachRow``.
@@ -26,7 +26,7 @@ Implemented (the HTTP front)
       ``X-ClickHouse-Format``; default TabSeparated), ``query_id`` (URL parameter or
       ``X-ClickHouse-Query-Id``; a UUID when absent), ``session_id`` (accepted, see below).
     * Every other URL parameter is a ClickHouse setting for that one query: it is applied with ``SET``
-      before the query and the session's settings are put back to the server's baseline right after
+      before the query and the handle's settings are put back to its baseline right after
       (also after a failed query), so nothing leaks into the next request. A few settings are handled
       by the front instead of the engine (``FRONT_SETTINGS``: HTTP compression and progress settings,
       ``readonly``, the ``async_insert`` family: inserts here are always synchronous).
@@ -34,11 +34,27 @@ Implemented (the HTTP front)
     * Query parameters ``param_<name>`` are handed to chDB's native query parameters, which use the
       engine's own substitution (the value is parsed in ClickHouse's escaped text form, exactly as the
       HTTP interface does), so ``{name:Type}`` behaves as on a ClickHouse server.
-    * Authentication of one user (``--user``, password from ``--password`` or the environment variable
-      ``SPEEDLAYER_CLICKHOUSE_PASSWORD``) by HTTP Basic auth, ``X-ClickHouse-User``/``X-ClickHouse-Key``
+    * Authentication of the main user (``--user``, password from ``--password`` or the environment variable
+      ``SPEEDLAYER_CLICKHOUSE_PASSWORD``) and optionally a dashboard user (``--dashboard-user``, password
+      from ``SPEEDLAYER_CLICKHOUSE_DASHBOARD_PASSWORD``) by HTTP Basic auth, ``X-ClickHouse-User``/``X-ClickHouse-Key``
       headers, or ``user``/``password`` URL parameters, with ClickHouse's rules (mixing methods is an
       error). A failure is ``Code: 516 ... (AUTHENTICATION_FAILED)`` with HTTP 403, as ClickHouse does.
       ``/ping`` needs no credentials, as in ClickHouse.
+    * Concurrency: each request takes a chDB connection handle from its user's pool for its whole
+      USE/SET/query/restore, so up to ``--pool-size`` requests of the main user and
+      ``--dashboard-pool-size`` of the dashboard user run in parallel, each in its own session (chDB 4.x:
+      any number of connections on one path, each with its own session state). Query parameters stay
+      with their handle (checked with concurrent requests for chdb 4.4.0: the clobbering reported in
+      chdb-node pull request 51 does not occur). A request that finds every handle busy for 60 s fails
+      with ``TOO_MANY_SIMULTANEOUS_QUERIES`` (429).
+    * The dashboard user: read-only (the front refuses anything but read-only statements, and its
+      handles are ``readonly=2`` in the engine) with the profile ``--dashboard-profile`` (max_threads,
+      max_execution_time, max_memory_usage, priority), whose values are also the engine's constraints:
+      a request may tighten them (URL settings, SETTINGS clause), never loosen them
+      (``SETTING_CONSTRAINT_VIOLATION``). Its own pool keeps dashboards from holding the handles the
+      inserts need. With ``--dashboard-cache-ms`` identical dashboard reads within that time share one
+      answer and identical reads in flight run once (``ResultCache``, in place of ClickHouse's query
+      cache, which chDB does not provide); ``use_query_cache=0`` on a request bypasses it.
     * Responses carry ``X-ClickHouse-Query-Id``, ``X-ClickHouse-Format`` (for queries that return
       data), ``X-ClickHouse-Timezone``, ``X-ClickHouse-Server-Display-Name``, ``X-ClickHouse-Summary``
       (read_rows/read_bytes from the engine's storage counters, written_rows/written_bytes,
@@ -54,7 +70,7 @@ Implemented (the HTTP front)
     * Multi-statement queries are refused (as ClickHouse's HTTP interface does); GET and
       ``readonly=1|2`` allow read-only queries only (``READONLY``, code 164).
     * SIGTERM/SIGINT: stop accepting, let the in-flight requests finish, close idle keep-alive
-      connections, close the chDB session (data flushed), exit 0.
+      connections, close every chDB handle (data flushed), exit 0.
 
 Not implemented
     * ClickHouse's own compression (``compress=1``/``decompress=1``, its LZ4 block framing, which
@@ -63,13 +79,13 @@ Not implemented
       ``useHttpCompression(true)`` with ``compressClientRequest(false)``).
     * Request bodies in br, zstd, lz4 or snappy (the stdlib has no decoder): refused with
       ``NOT_IMPLEMENTED``; send them uncompressed or gzip-compressed.
-    * Sessions: ``session_id`` is accepted but there is one engine session for everyone, so a
-      ``SET`` sent as a query lasts for that request only, and temporary tables are shared.
+    * Sessions: ``session_id`` is accepted but requests are served by pooled handles, so a ``SET``
+      sent as a query lasts for that request only, and a temporary table lives on whichever handle
+      created it.
     * Progress headers (``send_progress_in_http_headers``), streaming of results (every result is
       buffered in memory, as with ``wait_end_of_query=1``), external data tables, ``/play``,
-      ``/dashboard``, ``/metrics``, HTTPS, several users, roles, quotas, and the native TCP protocol.
-    * Concurrency: chDB sessions are not thread-safe, so every engine call runs under one lock: the
-      HTTP threads read and decompress request bodies in parallel, but queries run one at a time.
+      ``/dashboard``, ``/metrics``, HTTPS, users beyond the two above, roles, quotas, and the native
+      TCP protocol.
 
 Run: ``python chdb_http_server.py --host 127.0.0.1 --port 8123 --data-dir DIR --user default``
 (the password comes from ``SPEEDLAYER_CLICKHOUSE_PASSWORD``). One line is printed when it is ready:
@@ -86,10 +102,13 @@ import hmac
 import json
 import lzma
 import os
+import queue
 import re
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -121,6 +140,7 @@ ERROR_CODES = {
     "CANNOT_DECOMPRESS": 271,
     "HTTP_LENGTH_REQUIRED": 381,
     "AUTHENTICATION_FAILED": 516,
+    "TOO_MANY_SIMULTANEOUS_QUERIES": 202,
     "STD_EXCEPTION": 1001,
 }
 
@@ -148,6 +168,7 @@ _HTTP_OTHER = {
     "HTTP_LENGTH_REQUIRED": 411,
     "TIMEOUT_EXCEEDED": 408,
     "CANNOT_SCHEDULE_TASK": 503,
+    "TOO_MANY_SIMULTANEOUS_QUERIES": 429,
     "UNSUPPORTED_MEDIA_TYPE": 415,
 }
 
@@ -231,14 +252,14 @@ RESERVED_PARAMS = frozenset({
 })
 
 # Settings the front handles (or deliberately ignores) instead of passing them to the engine: they are
-# about the HTTP transport, would lock the single shared session (readonly) or make no sense embedded
+# about the HTTP transport, belong to the user (readonly: the dashboard user is read-only by its profile) or make no sense embedded
 # (asynchronous inserts: every insert here is synchronous and acknowledged when written).
 FRONT_SETTINGS = frozenset({
     "enable_http_compression", "http_zlib_compression_level", "send_progress_in_http_headers",
     "http_headers_progress_interval_ms", "http_response_buffer_size", "http_wait_end_of_query",
     "add_http_cors_header", "cancel_http_readonly_queries_on_client_close",
     "http_write_exception_in_output_format", "http_native_compression_disable_checksumming_on_decompress",
-    "readonly", "profile", "async_insert", "wait_for_async_insert", "wait_for_async_insert_timeout",
+    "readonly", "profile", "use_query_cache", "async_insert", "wait_for_async_insert", "wait_for_async_insert_timeout",
     "async_insert_deduplicate", "async_insert_busy_timeout_ms", "async_insert_busy_timeout_min_ms",
     "async_insert_busy_timeout_max_ms", "async_insert_max_data_size", "async_insert_max_query_number",
     "async_insert_use_adaptive_busy_timeout", "async_insert_stale_timeout_ms",
@@ -568,18 +589,24 @@ def credentials_of(headers, params: Dict[str, str]) -> Tuple[str, str]:
     return user, params.get("password", "")
 
 
-def check_credentials(user: str, password: str, want_user: str, want_password: str) -> None:
-    ok_user = hmac.compare_digest(user.encode("utf-8"), want_user.encode("utf-8"))
-    ok_password = hmac.compare_digest(password.encode("utf-8"), want_password.encode("utf-8"))
-    if not (ok_user and ok_password):
+def check_credentials(user: str, password: str, users: Dict[str, str]) -> str:
+    """Returns the user whose name and password match (compared in constant time), else raises."""
+    matched = None
+    for want_user, want_password in users.items():
+        ok_user = hmac.compare_digest(user.encode("utf-8"), want_user.encode("utf-8"))
+        ok_password = hmac.compare_digest(password.encode("utf-8"), want_password.encode("utf-8"))
+        if ok_user and ok_password:
+            matched = want_user
+    if matched is None:
         raise ClickHouseError.front(
             "AUTHENTICATION_FAILED",
             f"{user}: Authentication failed: password is incorrect, or there is no user with such name",
         )
+    return matched
 
 
 # ---------------------------------------------------------------------------------------------------
-# The engine: one chDB session, one lock
+# The engine: pools of chDB connection handles on one data path
 # ---------------------------------------------------------------------------------------------------
 class QueryOutcome:
     __slots__ = ("body", "fmt", "has_output", "summary")
@@ -606,49 +633,69 @@ def summary_dict(read_rows=0, read_bytes=0, written_rows=0, written_bytes=0, tot
     }
 
 
-class Engine:
-    """The chDB session on the data directory.
+# The settings a dashboard profile may hold, and how its constraint bounds them: a request may make
+# them stricter, never looser (ClickHouse's <constraints> with <max>, or <min> for priority, where a
+# larger number is a lower priority).
+DASHBOARD_PROFILE_SETTINGS = {
+    "max_threads": "max", "max_execution_time": "max", "max_memory_usage": "max", "priority": "min",
+}
+DASHBOARD_PROFILE_NAME = "dashboard"
 
-    chDB sessions are not thread-safe (one ClickHouse query context per session), so every call into
-    the engine, including the SET/USE that frame a request, happens under ``self.lock``: queries run one
-    at a time while the HTTP threads receive and decode request bodies concurrently.
-    """
 
-    def __init__(self, data_dir: str):
-        import chdb  # imported here so the pure helpers above can be imported without chdb
-        from chdb import session as chdb_session
+def users_config_xml(dashboard_profile: Dict[str, int]) -> str:
+    """The engine's users config: its internal user (reached only through this front, which does the
+    authentication) and the dashboard profile with constraints, enforced by the engine itself on every
+    SET and SETTINGS clause of the handles that take that profile."""
+    unknown = sorted(set(dashboard_profile) - set(DASHBOARD_PROFILE_SETTINGS))
+    if unknown:
+        raise ValueError(f"dashboard profile: unsupported settings {unknown} (supported: {sorted(DASHBOARD_PROFILE_SETTINGS)})")
+    values = "".join(f"<{k}>{int(v)}</{k}>" for k, v in dashboard_profile.items())
+    bounds = "".join(
+        f"<{k}><{DASHBOARD_PROFILE_SETTINGS[k]}>{int(v)}</{DASHBOARD_PROFILE_SETTINGS[k]}></{k}>"
+        for k, v in dashboard_profile.items()
+    )
+    return (
+        "<clickhouse><users><default><password></password><profile>default</profile>"
+        "<networks><ip>::1</ip><ip>127.0.0.1</ip></networks></default></users>"
+        f"<profiles><default/><{DASHBOARD_PROFILE_NAME}>{values}"
+        f"<constraints>{bounds}<readonly><const/></readonly></constraints></{DASHBOARD_PROFILE_NAME}></profiles>"
+        "</clickhouse>"
+    )
 
-        self.lock = threading.Lock()
-        self.chdb_version = getattr(chdb, "__version__", "unknown")
-        self.session = chdb_session.Session(data_dir)
-        raw = getattr(getattr(self.session, "_conn", None), "_conn", None)
-        self._classify = getattr(raw, "classify_query", None)
-        # Match a ClickHouse server where clickhouse-local's defaults differ: `SELECT 1+1` must be
-        # written in full (implicit_select is a clickhouse-local convenience).
-        self._run("SET implicit_select = 0")
-        self.version = self._scalar("SELECT version()")
-        self.timezone = self._scalar("SELECT timezone()")
-        self.baseline = self._changed_settings()
-        self.closed = False
 
-    # -- low level (callers hold the lock, or run before the server starts) --
-    def _run(self, sql: str, fmt: str = "TabSeparated", params: Optional[Dict[str, str]] = None):
+class Handle:
+    """One chDB connection: its own session (current database, settings), used by one request at a time."""
+
+    def __init__(self, conn, read_only: bool):
+        self.conn = conn
+        self.raw = conn._conn
+        self.read_only = read_only
+        self.database: Optional[str] = None
+        self.baseline: Dict[str, str] = {}
+
+    def run(self, sql: str, fmt: str = "TabSeparated", params: Optional[Dict[str, str]] = None):
         try:
-            return self.session.query(sql, fmt, params=params or {})
+            return self.raw.query(sql, fmt, params=params or {})
         except Exception as exc:  # chdb raises RuntimeError / ChdbError with ClickHouse's message
             raise parse_engine_error(str(exc)) from None
 
-    def _scalar(self, sql: str) -> str:
-        return bytes(self._run(sql).bytes()).decode("utf-8").strip()
+    def scalar(self, sql: str) -> str:
+        return bytes(self.run(sql).bytes()).decode("utf-8").strip()
 
-    def _changed_settings(self) -> Dict[str, str]:
-        res = self._run("SELECT name, value FROM system.settings WHERE changed", "JSONCompact")
+    def changed_settings(self) -> Dict[str, str]:
+        res = self.run("SELECT name, value FROM system.settings WHERE changed", "JSONCompact")
         rows = json.loads(bytes(res.bytes()).decode("utf-8"))["data"]
         return {name: value for name, value in rows if name != "database"}
 
-    def _restore_settings(self) -> None:
-        """Puts every setting back to what it was when the server started."""
-        now = self._changed_settings()
+    def use(self, database: str) -> None:
+        if self.database != database:
+            self.database = None  # unknown if USE fails
+            self.run(f"USE {quote_identifier(database)}")
+            self.database = database
+
+    def restore_settings(self) -> None:
+        """Puts every setting back to this handle's baseline (what it had when the pool opened it)."""
+        now = self.changed_settings()
         resets = []
         for name, value in now.items():
             if name in self.baseline:
@@ -660,7 +707,151 @@ class Engine:
             if name not in now:
                 resets.append(f"{name} = {quote_string(value)}")
         if resets:
-            self._run("SET " + ", ".join(resets))
+            self.run("SET " + ", ".join(resets))
+
+
+class HandlePool:
+    """A fixed number of handles; a request waits (up to ``wait_s``) for a free one."""
+
+    def __init__(self, name: str, handles: List[Handle], wait_s: float):
+        self.name = name
+        self.free: "queue.LifoQueue[Handle]" = queue.LifoQueue()
+        self.all = list(handles)
+        self.wait_s = wait_s
+        for h in handles:
+            self.free.put(h)
+
+    def acquire(self) -> Handle:
+        try:
+            return self.free.get(timeout=self.wait_s)
+        except queue.Empty:
+            raise ClickHouseError.front(
+                "TOO_MANY_SIMULTANEOUS_QUERIES",
+                f"All {len(self.all)} {self.name} engine handles stayed busy for {self.wait_s:.0f} s "
+                "(--pool-size / --dashboard-pool-size); send fewer queries at once",
+            ) from None
+
+    def release(self, handle: Handle) -> None:
+        self.free.put(handle)
+
+    def drain(self, timeout: float) -> List[Handle]:
+        """Takes every handle back (waiting for in-flight requests), for closing."""
+        taken, deadline = [], time.monotonic() + timeout
+        for _ in self.all:
+            try:
+                taken.append(self.free.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return taken
+
+
+class ResultCache:
+    """Dashboard results that cannot change within a refresh: identical read-only requests (same
+    statement, database, format, settings and parameters) within ``ttl_s`` get the same answer, and
+    identical requests arriving while the first runs wait for it instead of running again.
+
+    It stands in for ClickHouse's query cache (``use_query_cache``), which the embedded engine does
+    not provide. The job writes a micro-batch every 2 s, so a 1 s TTL shows data at most 1 s older
+    than a fresh query would, while N viewers refreshing the same panels cost about one query each.
+    A request with ``use_query_cache=0`` bypasses it (the benchmark's capacity curve measures the engine).
+    """
+
+    MAX_ENTRIES = 256
+    MAX_BODY_BYTES = 4 * 1024 * 1024
+
+    def __init__(self, ttl_s: float):
+        self.ttl_s = ttl_s
+        self.lock = threading.Lock()
+        self.entries: Dict[tuple, Tuple[float, QueryOutcome]] = {}
+        self.in_flight: Dict[tuple, threading.Event] = {}
+
+    def get_or_run(self, key: tuple, run, wait_s: float) -> QueryOutcome:
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                hit = self.entries.get(key)
+                if hit and hit[0] > now:
+                    return hit[1]
+                waiting = self.in_flight.get(key)
+                if waiting is None:
+                    done = self.in_flight[key] = threading.Event()
+                    break
+            if not waiting.wait(wait_s):
+                return run()  # the first one is stuck: do not wait for ever
+            with self.lock:
+                hit = self.entries.get(key)
+                if hit and hit[0] > time.monotonic():
+                    return hit[1]
+            return run()  # the first one failed (errors are not cached): run it ourselves
+        try:
+            outcome = run()
+            if len(outcome.body) <= self.MAX_BODY_BYTES:
+                with self.lock:
+                    now = time.monotonic()
+                    if len(self.entries) >= self.MAX_ENTRIES:
+                        self.entries = {k: v for k, v in self.entries.items() if v[0] > now}
+                    if len(self.entries) < self.MAX_ENTRIES:
+                        self.entries[key] = (now + self.ttl_s, outcome)
+            return outcome
+        finally:
+            with self.lock:
+                self.in_flight.pop(key, None)
+            done.set()
+
+
+class Engine:
+    """chDB on the data directory, served by pools of connection handles.
+
+    Since chDB 4.0 one process hosts one embedded engine per data path and any number of connections
+    to it, each with its own session (current database, settings), and queries on different
+    connections run in parallel (chdb.connect's documentation). So each request takes a handle of
+    its user's pool for its whole USE/SET/query/restore, and requests run in parallel up to the pool
+    size. The writer pool serves the main user (the job's inserts, migrations, the CLI's writes); the
+    dashboard pool, when a dashboard user is configured, serves read-only requests with the dashboard
+    profile: read-only at the engine (readonly=2) and its settings bounded by the engine's constraints.
+    Separate pools mean dashboards can never hold every handle the inserts need.
+    """
+
+    def __init__(self, data_dir: str, pool_size: int = 4, dashboard_profile: Optional[Dict[str, int]] = None,
+                 dashboard_pool_size: int = 4, wait_s: float = 60.0, dashboard_cache_ms: int = 0):
+        import chdb  # imported here so the pure helpers above can be imported without chdb
+
+        self.chdb_version = getattr(chdb, "__version__", "unknown")
+        self.wait_s = wait_s
+        self.cache = ResultCache(dashboard_cache_ms / 1000) if dashboard_cache_ms > 0 else None
+        self.closed = False
+        self.closed_lock = threading.Lock()
+        # The first connection starts the engine with the users config; it stays open (the engine
+        # stops when its last connection closes) and only answers the front's own questions.
+        self.config_dir = tempfile.mkdtemp(prefix="speedlayer-chdb-config-")
+        config_dir = self.config_dir
+        users_file = os.path.join(config_dir, "users.xml")
+        with open(users_file, "w") as f:
+            f.write(users_config_xml(dashboard_profile or {}))
+        config_file = os.path.join(config_dir, "config.xml")
+        with open(config_file, "w") as f:
+            f.write(f"<clickhouse><users_config>{users_file}</users_config></clickhouse>")
+        # clickhouse-local's `implicit_select` (a bare `1+1` is a query) is not a server's behaviour.
+        self._main = Handle(chdb.connect(f"{data_dir}?config-file={config_file}&implicit_select=0"), read_only=False)
+        self.version = self._main.scalar("SELECT version()")
+        self.timezone = self._main.scalar("SELECT timezone()")
+        self._classify = getattr(self._main.raw, "classify_query", None)
+
+        def open_handle(read_only: bool) -> Handle:
+            if read_only:
+                extra = "".join(f"&{k}={int(v)}" for k, v in (dashboard_profile or {}).items())
+                h = Handle(chdb.connect(f"{data_dir}?implicit_select=0&readonly=2{extra}"), read_only=True)
+                h.run(f"SET profile = '{DASHBOARD_PROFILE_NAME}'")  # brings the profile's constraints
+            else:
+                h = Handle(chdb.connect(f"{data_dir}?implicit_select=0"), read_only=False)
+            h.baseline = h.changed_settings()
+            return h
+
+        self.writers = HandlePool("writer", [open_handle(False) for _ in range(max(1, pool_size))], wait_s)
+        self.dashboards = (
+            HandlePool("dashboard", [open_handle(True) for _ in range(max(1, dashboard_pool_size))], wait_s)
+            if dashboard_profile is not None else None
+        )
 
     def classify(self, sql: str) -> Tuple[str, int]:
         """(query class name: READ_ONLY | MUTATING | CONTROL | UNKNOWN ..., number of statements)."""
@@ -674,47 +865,70 @@ class Engine:
     # -- one request --
     def execute(self, *, statement: str, data: Optional[bytes], insert_target: Optional[Tuple[str, str]],
                 database: str, settings: List[Tuple[str, str]], query_params: Dict[str, str],
-                default_format: str, readonly: Optional[str]) -> QueryOutcome:
-        with self.lock:
+                default_format: str, readonly: Optional[str], dashboard: bool = False,
+                use_cache: bool = True) -> QueryOutcome:
+        if self.closed:
+            raise ClickHouseError.front("ABORTED", "The server is shutting down")
+        started = time.monotonic()
+        probe = statement if insert_target is None else f"{insert_target[0]} FORMAT {insert_target[1]}"
+        query_class, statements = self.classify(probe)
+        if statements > 1:
+            raise ClickHouseError.front(
+                "SYNTAX_ERROR", "Syntax error (Multi-statements are not allowed): send one statement per request"
+            )
+        # UNKNOWN: the classifier could not parse the statement; the engine then reports the syntax error.
+        if dashboard and query_class not in ("READ_ONLY", "UNKNOWN"):
+            raise ClickHouseError.front(
+                "READONLY", "Cannot execute query in readonly mode: the dashboard user is read-only (dashboard profile)")
+        if readonly and query_class not in ("READ_ONLY", "UNKNOWN"):
+            why = ("For queries over HTTP, method GET implies readonly. You should use method POST for "
+                   "modifying queries") if readonly == "GET" else f"readonly={readonly}"
+            raise ClickHouseError.front("READONLY", f"Cannot execute query in readonly mode. {why}")
+        is_set = query_class == "CONTROL" and bool(_SET_RE.match(statement))
+        if is_set and _READONLY_WORD_RE.search(statement):
+            raise ClickHouseError.front(
+                "READONLY", "Changing 'readonly' is not allowed on the embedded ClickHouse front")
+        def run() -> QueryOutcome:
+            return self._on_handle(self.dashboards if dashboard else self.writers, statement, data, insert_target,
+                                   database, settings, query_params, default_format, query_class, started)
+
+        if dashboard and use_cache and self.cache is not None and query_class == "READ_ONLY" and insert_target is None:
+            key = (statement, database, default_format, tuple(settings), tuple(sorted(query_params.items())))
+            return self.cache.get_or_run(key, run, self.wait_s)
+        return run()
+
+    def _on_handle(self, pool: HandlePool, statement: str, data: Optional[bytes],
+                   insert_target: Optional[Tuple[str, str]], database: str, settings: List[Tuple[str, str]],
+                   query_params: Dict[str, str], default_format: str, query_class: str,
+                   started: float) -> QueryOutcome:
+        handle = pool.acquire()
+        try:
             if self.closed:
                 raise ClickHouseError.front("ABORTED", "The server is shutting down")
-            started = time.monotonic()
-            self._run(f"USE {quote_identifier(database)}")
-            probe = statement if insert_target is None else f"{insert_target[0]} FORMAT {insert_target[1]}"
-            query_class, statements = self.classify(probe)
-            if statements > 1:
-                raise ClickHouseError.front(
-                    "SYNTAX_ERROR", "Syntax error (Multi-statements are not allowed): send one statement per request"
-                )
-            # UNKNOWN: the classifier could not parse the statement; the engine then reports the syntax error.
-            if readonly and query_class not in ("READ_ONLY", "UNKNOWN"):
-                why = ("For queries over HTTP, method GET implies readonly. You should use method POST for "
-                       "modifying queries") if readonly == "GET" else f"readonly={readonly}"
-                raise ClickHouseError.front("READONLY", f"Cannot execute query in readonly mode. {why}")
-            is_set = query_class == "CONTROL" and bool(_SET_RE.match(statement))
-            if is_set and _READONLY_WORD_RE.search(statement):
-                raise ClickHouseError.front(
-                    "READONLY", "Changing 'readonly' is not allowed on the embedded ClickHouse front (one shared session)"
-                )
+            handle.use(database)
             touched = bool(settings) or query_class in ("CONTROL", "UNKNOWN")
             try:
                 if settings:
-                    self._run(set_statement(settings))
+                    handle.run(set_statement(settings))
                 if insert_target is not None:
-                    return self._insert(insert_target, data or b"", started)
-                return self._query(statement, default_format, query_params, query_class)
+                    return self._insert(handle, insert_target, data or b"", started)
+                return self._query(handle, statement, default_format, query_params, query_class)
             finally:
                 if touched:
                     try:
-                        self._restore_settings()
+                        handle.restore_settings()
                     except Exception as exc:  # never hide the query's own outcome behind this
                         sys.stderr.write(f"embedded ClickHouse: could not restore settings: {exc}\n")
                         sys.stderr.flush()
+                if query_class in ("CONTROL", "UNKNOWN"):
+                    handle.database = None  # a USE in the statement changed it: set it again next time
+        finally:
+            pool.release(handle)
 
-    def _insert(self, target: Tuple[str, str], data: bytes, started: float) -> QueryOutcome:
+    def _insert(self, handle: Handle, target: Tuple[str, str], data: bytes, started: float) -> QueryOutcome:
         head, fmt = target
         try:
-            inserter = self.session.send_insert(head, fmt)
+            inserter = handle.conn.send_insert(head, fmt)
         except Exception as exc:
             raise parse_engine_error(str(exc)) from None
         try:
@@ -734,9 +948,9 @@ class Engine:
         )
         return QueryOutcome(b"", None, False, summary)
 
-    def _query(self, statement: str, default_format: str, query_params: Dict[str, str],
+    def _query(self, handle: Handle, statement: str, default_format: str, query_params: Dict[str, str],
                query_class: str) -> QueryOutcome:
-        res = self._run(statement, default_format, query_params)
+        res = handle.run(statement, default_format, query_params)
         body = bytes(res.bytes()) if res is not None else b""
         fmt = output_format_of(statement) or default_format
 
@@ -762,11 +976,23 @@ class Engine:
                                result_rows, result_bytes, elapsed_ns)
         return QueryOutcome(body, fmt if has_output else None, has_output, summary)
 
-    def close(self) -> None:
-        with self.lock:
-            if not self.closed:
-                self.closed = True
-                self.session.close()
+    def close(self, timeout: float = SHUTDOWN_GRACE_S) -> None:
+        """Waits for in-flight requests (up to ``timeout``), closes every handle, the main one last
+        (the engine flushes and stops with its last connection)."""
+        with self.closed_lock:
+            if self.closed:
+                return
+            self.closed = True
+        for pool in (self.writers, self.dashboards):
+            if pool is None:
+                continue
+            for h in pool.drain(timeout):
+                try:
+                    h.conn.close()
+                except Exception:
+                    pass
+        self._main.conn.close()
+        shutil.rmtree(self.config_dir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -777,11 +1003,11 @@ class FrontServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address, handler, *, engine: Optional[Engine], user: str, password: str,
-                 display_name: str, max_body_bytes: int, verbose: bool):
+    def __init__(self, address, handler, *, engine: Optional[Engine], users: Dict[str, str],
+                 dashboard_user: Optional[str], display_name: str, max_body_bytes: int, verbose: bool):
         self.engine = engine
-        self.user = user
-        self.password = password
+        self.users = users
+        self.dashboard_user = dashboard_user
         self.display_name = display_name
         self.max_body_bytes = max_body_bytes
         self.verbose = verbose
@@ -996,7 +1222,7 @@ class Handler(BaseHTTPRequestHandler):
         self._query_id = query_id
         try:
             user, password = credentials_of(self.headers, http)
-            check_credentials(user, password, srv.user, srv.password)
+            user = check_credentials(user, password, srv.users)
 
             if truthy(http.get("compress")) or truthy(http.get("decompress")):
                 raise ClickHouseError.front(
@@ -1047,6 +1273,8 @@ class Handler(BaseHTTPRequestHandler):
             outcome = srv.engine.execute(
                 statement=statement, data=data, insert_target=insert_target, database=database,
                 settings=settings, query_params=query_params, default_format=default_format, readonly=readonly,
+                dashboard=user == srv.dashboard_user,
+                use_cache=(http.get("use_query_cache") or "1").strip().lower() not in ("0", "false"),
             )
         except ClickHouseError as err:
             self._drain_body()
@@ -1150,6 +1378,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--user", default="default")
     p.add_argument("--password", default=None,
                    help="default: the environment variable SPEEDLAYER_CLICKHOUSE_PASSWORD, else empty")
+    p.add_argument("--pool-size", type=int, default=4,
+                   help="engine handles for --user (queries and inserts running at once; default 4)")
+    p.add_argument("--dashboard-user", default=None,
+                   help="a read-only user with the dashboard profile and its own handles (password: "
+                        "the environment variable SPEEDLAYER_CLICKHOUSE_DASHBOARD_PASSWORD)")
+    p.add_argument("--dashboard-profile", default='{"max_threads": 1}',
+                   help="the dashboard user's settings as JSON, each an upper bound (priority: a lower bound), "
+                        f"from {sorted(DASHBOARD_PROFILE_SETTINGS)}")
+    p.add_argument("--dashboard-pool-size", type=int, default=4, help="engine handles for --dashboard-user (default 4)")
+    p.add_argument("--dashboard-cache-ms", type=int, default=0,
+                   help="identical dashboard reads within this many ms share one answer (0: off; "
+                        "use_query_cache=0 on a request bypasses it)")
     p.add_argument("--display-name", default=None, help="X-ClickHouse-Server-Display-Name (default: host name)")
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     p.add_argument("--verbose", action="store_true", help="one log line per request")
@@ -1159,6 +1399,21 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     password = args.password if args.password is not None else os.environ.get("SPEEDLAYER_CLICKHOUSE_PASSWORD", "")
+    users = {args.user: password}
+    dashboard_profile = None
+    if args.dashboard_user:
+        dashboard_password = os.environ.get("SPEEDLAYER_CLICKHOUSE_DASHBOARD_PASSWORD", "")
+        if args.dashboard_user == args.user or not dashboard_password:
+            sys.stderr.write("embedded ClickHouse: --dashboard-user needs its own name and a password in "
+                             "SPEEDLAYER_CLICKHOUSE_DASHBOARD_PASSWORD\n")
+            return 2
+        users[args.dashboard_user] = dashboard_password
+        try:
+            dashboard_profile = {k: int(v) for k, v in json.loads(args.dashboard_profile).items()}
+            users_config_xml(dashboard_profile)
+        except (ValueError, AttributeError) as exc:
+            sys.stderr.write(f"embedded ClickHouse: bad --dashboard-profile: {exc}\n")
+            return 2
     # The server reports times in UTC, like a ClickHouse server configured with <timezone>UTC</timezone>.
     os.environ["TZ"] = "UTC"
     if hasattr(time, "tzset"):
@@ -1168,7 +1423,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     # in before the engine is open wait in the listen backlog.
     try:
         server = FrontServer(
-            (args.host, args.port), Handler, engine=None, user=args.user, password=password,
+            (args.host, args.port), Handler, engine=None, users=users, dashboard_user=args.dashboard_user,
             display_name=args.display_name or socket.gethostname(), max_body_bytes=args.max_body_bytes,
             verbose=args.verbose,
         )
@@ -1177,7 +1432,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     try:
         os.makedirs(data_dir, exist_ok=True)
-        engine = Engine(data_dir)
+        engine = Engine(data_dir, pool_size=args.pool_size, dashboard_profile=dashboard_profile,
+                        dashboard_pool_size=args.dashboard_pool_size, dashboard_cache_ms=args.dashboard_cache_ms)
     except ImportError as exc:
         server.server_close()
         sys.stderr.write(f"embedded ClickHouse: chdb is not installed for {sys.executable} ({exc}); "

@@ -3,7 +3,8 @@
 // "N passed, N failed" over all suites (vitest and ScalaTest counts).
 // The integration and e2e suites install what they need themselves (Kafka jars via Maven,
 // the chDB virtualenv via pip) into a cache shared across runs: .speedlayer/cache.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,9 +29,38 @@ const suites = [
   ['spark', 'mvn', ['-B', '-q', '-f', 'spark/pom.xml', 'package']],
   ['integration', 'npx', vitest('integration')],
   ['e2e', 'npx', vitest('e2e')],
+  // Not here yet: the fault suite (npm run test:faults) fails its late-event checks after a long
+  // outage (docs/reliability.md, "Known gap"), and takes ~15 min on a quiet machine.
 ];
 
 const totals = { passed: 0, failed: 0, skipped: 0 };
+
+// Prometheus, promtool and Alertmanager: the unit suite validates the alert rules with promtool,
+// the e2e suites run both servers. Installed with apt when missing (as root, or with passwordless sudo).
+const onPath = (name) =>
+  (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
+    try {
+      accessSync(path.join(dir, name), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+const monitoringMissing = () => !onPath('prometheus') || !onPath('promtool') || !(onPath('alertmanager') || onPath('prometheus-alertmanager'));
+if (monitoringMissing() && onPath('apt-get')) {
+  const root = process.getuid?.() === 0;
+  const sudo = root ? [] : spawnSync('sudo', ['-n', 'true']).status === 0 ? ['sudo', '-n'] : undefined;
+  if (sudo) {
+    console.log('=== installing prometheus and prometheus-alertmanager with apt-get');
+    const apt = (args) => spawnSync(sudo[0] ?? 'apt-get', [...sudo.slice(1), ...(sudo.length ? ['apt-get'] : []), ...args], { stdio: 'inherit', env: { ...env, DEBIAN_FRONTEND: 'noninteractive' } });
+    apt(['update']);
+    apt(['install', '-y', '--no-install-recommends', 'prometheus', 'prometheus-alertmanager']);
+  }
+}
+if (monitoringMissing()) {
+  console.error('prometheus, promtool and alertmanager are needed by the tests: Debian/Ubuntu: sudo apt-get install prometheus prometheus-alertmanager; macOS: brew install prometheus alertmanager.');
+  process.exit(1);
+}
 
 function run(cmd, args) {
   return new Promise((resolve) => {

@@ -175,14 +175,14 @@ def test_rejects_mixed_bearer_and_wrong_credentials_with_516():
     assert (mixed.code, mixed.http_status) == (516, 403)
     assert "not allowed to use X-ClickHouse HTTP headers and Authorization HTTP header simultaneously" in mixed.text(VERSION)
     assert error_of(lambda: s.credentials_of(Headers({"Authorization": "Bearer abc"}), {})).code == 516
-    wrong = error_of(lambda: s.check_credentials("default", "nope", "default", "secret"))
+    wrong = error_of(lambda: s.check_credentials("default", "nope", {"default": "secret"}))
     assert (wrong.code, wrong.name, wrong.http_status, wrong.text(VERSION)) == (
         516,
         "AUTHENTICATION_FAILED",
         403,
         "Code: 516. DB::Exception: default: Authentication failed: password is incorrect, or there is no user with such name. (AUTHENTICATION_FAILED) (version 26.9.2.1)",
     )
-    assert error_of(lambda: s.check_credentials("default", "secret", "default", "secret")) is None
+    assert error_of(lambda: s.check_credentials("default", "secret", {"default": "secret"})) is None
 
 
 def test_writes_lz4_frames_of_stored_blocks():
@@ -191,3 +191,56 @@ def test_writes_lz4_frames_of_stored_blocks():
     # magic, FLG/BD, HC, block size 5 | 0x80000000 (stored), "hello", end mark
     assert s.lz4_frame_stored(b"hello").hex() == "04224d18607073" + "05000080" + b"hello".hex() + "00000000"
     assert [s.choose_response_encoding(a) for a in ["gzip, deflate, br", "lz4", "br, zstd", None, "deflate;q=0.5"]] == ["gzip", "lz4", None, None, "deflate"]
+
+
+def test_result_cache_runs_identical_requests_in_flight_once_and_expires():
+    import threading
+    import time
+
+    cache = s.ResultCache(ttl_s=0.2)
+    runs = []
+    gate = threading.Event()
+
+    def run():
+        runs.append(1)
+        gate.wait(2)
+        return s.QueryOutcome(f"answer {len(runs)}".encode(), "JSON", True, s.summary_dict())
+
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(cache.get_or_run(("q",), run, 5).body)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    time.sleep(0.1)
+    gate.set()
+    for t in threads:
+        t.join()
+    assert (len(runs), got) == (1, [b"answer 1"] * 6)
+    assert cache.get_or_run(("q",), run, 5).body == b"answer 1"  # within the TTL
+    assert cache.get_or_run(("other",), run, 5).body == b"answer 2"  # another key
+    time.sleep(0.25)
+    assert cache.get_or_run(("q",), run, 5).body == b"answer 3"  # expired
+
+
+def test_result_cache_does_not_keep_errors():
+    cache = s.ResultCache(ttl_s=5)
+    calls = []
+
+    def failing():
+        calls.append(1)
+        raise s.ClickHouseError.front("BAD_ARGUMENTS", "no")
+
+    for _ in range(2):
+        assert error_of(lambda: cache.get_or_run(("q",), failing, 1)).name == "BAD_ARGUMENTS"
+    assert len(calls) == 2
+
+
+def test_users_config_bounds_every_dashboard_setting_and_refuses_others():
+    xml = s.users_config_xml({"max_threads": 1, "priority": 10})
+    assert "<max_threads><max>1</max></max_threads>" in xml
+    assert "<priority><min>10</min></priority>" in xml
+    assert "<readonly><const/></readonly>" in xml
+    try:
+        s.users_config_xml({"max_rows_to_read": 5})
+        raise AssertionError("expected a ValueError")
+    except ValueError as exc:
+        assert "max_rows_to_read" in str(exc)

@@ -122,7 +122,9 @@ export async function main(argv: string[], io: MainIo = defaultIo()): Promise<nu
   for (const decl of commands) {
     const cmd = program.command(decl.name).description(decl.description);
     decl.options?.(cmd);
-    cmd.action(async (raw: Record<string, unknown>) => {
+    // commander passes the positional arguments first, then the options and the command itself.
+    cmd.action(async (...received: unknown[]) => {
+      const raw = { ...(received.at(-2) as Record<string, unknown>), args: received.slice(0, -2) };
       globals = program.opts<GlobalOptions>();
       const ctx = await buildContext(globals, io, abort.signal);
       const opts = decl.parse ? decl.parse(raw, ctx) : raw;

@@ -2,7 +2,7 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickh
 import { loadMigrations, pipeline, type Migration } from '../contract/index.ts';
 import type { StackEndpoints } from '../base/stack.ts';
 
-/** The official client, pointed at the stack's database. */
+/** The official client, pointed at the stack's database, as the writer user. */
 export function clickhouseClient(ch: StackEndpoints['clickhouse'], opts: { database?: string } = {}): ClickHouseClient {
   return createClient({
     url: ch.url,
@@ -14,6 +14,25 @@ export function clickhouseClient(ch: StackEndpoints['clickhouse'], opts: { datab
     compression: { request: false, response: false },
     clickhouse_settings: { date_time_input_format: 'best_effort' },
     // Failures surface as errors with a fix; the client's own console warnings would only repeat them.
+    log: { level: ClickHouseLogLevel.OFF },
+  });
+}
+
+/**
+ * The client for dashboard reads (status, the load test's panels and viewers, the benchmark): the
+ * read-only dashboard user with its profile, so these reads cannot starve the job's inserts. A stack
+ * made before the dashboard user existed has none; its writer reads instead until it is recreated.
+ */
+export function dashboardClient(ch: StackEndpoints['clickhouse'], opts: { maxOpenConnections?: number } = {}): ClickHouseClient {
+  const who = ch.dashboard ?? { username: ch.username, password: ch.password };
+  return createClient({
+    url: ch.url,
+    username: who.username,
+    password: who.password,
+    database: ch.database,
+    request_timeout: 60_000,
+    compression: { request: false, response: false },
+    max_open_connections: opts.maxOpenConnections ?? 10,
     log: { level: ClickHouseLogLevel.OFF },
   });
 }

@@ -2,13 +2,17 @@ import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { pipeline, type TopicSpec } from '../contract/index.ts';
 import type { StackEndpoints } from '../base/stack.ts';
 
-export function kafkaClient(brokers: string[], clientId = 'speedlayer-cli'): Kafka {
+/** Retries of kafkajs requests: short for CLI commands; the load producer rides out a broker restart. */
+export const CLI_RETRY = { retries: 3, initialRetryTime: 200 };
+export const PRODUCER_RETRY = { retries: 12, initialRetryTime: 300, maxRetryTime: 10_000 };
+
+export function kafkaClient(brokers: string[], clientId = 'speedlayer-cli', retry = CLI_RETRY): Kafka {
   return new Kafka({
     clientId,
     brokers,
     logLevel: logLevel.NOTHING,
     connectionTimeout: 5000,
-    retry: { retries: 3, initialRetryTime: 200 },
+    retry,
   });
 }
 
@@ -43,6 +47,13 @@ export async function ensureTopics(kafka: StackEndpoints['kafka'], topics: Topic
     });
     return missing.map((t) => t.name);
   });
+}
+
+/** Earliest (low) and end (high) offset of every partition of `topic`. */
+export async function partitionOffsets(kafka: StackEndpoints['kafka'], topic: string): Promise<Array<{ partition: number; low: number; high: number }>> {
+  return withAdmin(kafka.brokers, async (admin) =>
+    (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, low: Number(p.low), high: Number(p.high) })),
+  );
 }
 
 /** Sum of end offsets per topic (records ever written, for status). */

@@ -1,5 +1,6 @@
 import type { CommandContext } from './context.ts';
 import { EXIT_FAILURE, UsageError } from '../base/errors.ts';
+import { pipeline } from '../contract/index.ts';
 import type { LoadtestReport } from '../loadtest/loadtest.ts';
 import { checksTable, fmtQuantiles, n, table } from './render.ts';
 import { defineCommand } from './command.ts';
@@ -52,6 +53,14 @@ const LOADTEST_FLAGS = {
     valid: (v) => v >= 1, expect: 'a factor >= 1', example: '10000', fallback: () => 1,
     note: '20 = 40 min of event time in 120 s: idle gaps and session timeouts',
   },
+  dashboards: {
+    flags: '--dashboards <n>', raw: 'dashboards', help: 'dashboard viewers during the measured window, each firing every named query at once',
+    valid: (v) => Number.isInteger(v) && v >= 0 && v <= 64, expect: 'a whole number of viewers from 0 to 64', example: '8', fallback: () => 0,
+  },
+  refreshSeconds: {
+    flags: '--refresh <seconds>', raw: 'refresh', help: 'how often each viewer refreshes its panels',
+    valid: (v) => v >= 0.2, expect: 'a number of seconds >= 0.2', example: '2', fallback: () => 2,
+  },
 } satisfies Record<string, FlagSpec>;
 
 export type LoadtestFlags = { [K in keyof typeof LOADTEST_FLAGS]: number };
@@ -72,6 +81,16 @@ export function parseLoadtestFlags(raw: Record<string, unknown>, ctx: Pick<Comma
   const flags = {} as LoadtestFlags;
   for (const [key, spec] of entries) {
     flags[key] = number(raw[spec.raw], spec) ?? (spec.config ? ctx.config.loadtest[spec.config] : spec.fallback!());
+  }
+  // The accelerated event clock starts up to (warm-up + duration) x scale in the past: beyond the
+  // horizon its events would be expired_event_time dead letters.
+  const reachMs = (flags.warmupSeconds + flags.durationSeconds) * 1000 * flags.eventTimeScale;
+  const horizonMs = pipeline.deadLetter.maxEventAgeSeconds * 1000;
+  if (reachMs >= horizonMs) {
+    throw new UsageError(
+      `--event-time-scale ${flags.eventTimeScale} with ${flags.durationSeconds} s (+ ${flags.warmupSeconds} s warm-up) starts the event clock ${Math.round(reachMs / 3_600_000)} h in the past, beyond the event-time horizon of ${Math.round(horizonMs / 3_600_000)} h (deadLetter.maxEventAgeSeconds)`,
+      { fix: 'Use a smaller --event-time-scale or --duration' },
+    );
   }
   return flags;
 }
@@ -123,9 +142,19 @@ export function printReport(ctx: CommandContext, r: LoadtestReport): void {
         ['expected: events / sessions / tier changes', `${n(r.ground_truth.accepted)} / ${n(r.ground_truth.sessions)} / ${n(r.ground_truth.tier_changes)}`],
         ['end-to-end latency', fmtQuantiles(r.e2e_latency_ms)],
         ['dashboard query latency', fmtQuantiles(r.query_latency_ms)],
+        ...(r.dashboards
+          ? [
+              [`viewers: ${r.dashboards.viewers}, refresh every ${r.dashboards.refresh_s} s`, `${n(r.dashboards.refreshes)} refreshes, ${r.dashboards.queries_per_s} queries/s, ${n(r.dashboards.errors)} errors`],
+              ['  panel latency', fmtQuantiles(r.dashboards.panel_latency_ms)],
+              ['  whole-refresh latency', fmtQuantiles(r.dashboards.refresh_latency_ms)],
+              ['  refreshes longer than the period', n(r.dashboards.overrun_refreshes)],
+            ]
+          : []),
       ],
     ),
   );
+  if (r.first_query_error) ctx.print(`first failed dashboard query round: ${r.first_query_error}`);
+  if (r.dashboards?.first_error) ctx.print(`first failed viewer panel: ${r.dashboards.first_error}`);
   ctx.print('');
   ctx.print(checksTable(r.checks));
   ctx.print('');

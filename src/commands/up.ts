@@ -18,7 +18,7 @@ export async function bringUp(ctx: CommandContext): Promise<void> {
   }
 }
 
-/** `up --plan` for people: the numbered steps with their commands, then the memory budget. */
+/** `up --plan` for people: the numbered steps with their commands, then the memory and CPU budgets. */
 export function formatPlan(plan: StackPlan): string {
   const lines: string[] = [];
   for (const [i, s] of plan.steps.entries()) {
@@ -29,6 +29,10 @@ export function formatPlan(plan: StackPlan): string {
   const b = plan.memory_budget;
   lines.push('\nMemory budget (MiB)');
   lines.push(table(['pod', 'request', 'limit'], [...b.items.map((i) => [i.name, i.request_mib, i.limit_mib]), ['total', '', b.total_mib], ['budget', '', b.limit_mib], ['headroom', '', b.limit_mib - b.total_mib]]));
+  // The scheduler places pods by their CPU requests; limits (mostly none) only cap bursts.
+  const c = plan.cpu_budget;
+  lines.push('\nCPU budget (millicores)');
+  lines.push(table(['pod', 'request', 'limit'], [...c.items.map((i) => [i.name, i.request_millicores, i.limit_millicores ?? 'none']), ['total', c.total_millicores, ''], ['budget', c.limit_millicores, ''], ['headroom', c.limit_millicores - c.total_millicores, '']]));
   return lines.join('\n');
 }
 

@@ -15,12 +15,22 @@ export const KindPortsSchema = z.strictObject({
 
 /** Memory of the big pods, in MiB; the budget table is computed from the manifests these produce. */
 export const KindResourcesSchema = z.strictObject({
-  kafkaMiB: mebibytes.default(1536),
-  clickhouseMiB: mebibytes.default(1536),
+  kafkaMiB: mebibytes.default(1280),
+  clickhouseMiB: mebibytes.default(1280),
   sparkDriverMiB: mebibytes.default(640),
   sparkExecutorMiB: mebibytes.default(896),
-  /** Spark's per-pod JVM overhead (spark.{driver,executor}.memoryOverhead). */
-  sparkOverheadMiB: mebibytes.default(384),
+  /** The driver's non-heap memory (spark.driver.memoryOverhead): Spark's own minimum; it holds no state store. */
+  sparkDriverOverheadMiB: mebibytes.default(384),
+  /**
+   * The executor's non-heap memory (spark.executor.memoryOverhead): Spark's 384 MiB minimum for the
+   * JVM itself, + the RocksDB state store (capped at rocksdbMemoryMiB for all its instances),
+   * + the JMX exporter agent and the Kafka/ClickHouse clients' native buffers (~128 MiB).
+   */
+  sparkExecutorOverheadMiB: mebibytes.default(640),
+  /** spark.sql.streaming.stateStore.rocksdb.maxMemoryUsageMB: block cache and memtables of every state store on an executor. */
+  rocksdbMemoryMiB: mebibytes.default(128),
+  /** CPU each Spark pod reserves (coreRequest); it still runs `cores` task threads. */
+  sparkCpuRequestMillicores: z.number().int().min(100).default(500),
 });
 
 export const KindConfigSchema = z.strictObject({
@@ -54,6 +64,8 @@ export const KindConfigSchema = z.strictObject({
     .default({ kafkaGi: 10, clickhouseGi: 10, checkpointGi: 2 }),
   /** Seconds to wait for each readiness condition (operators, Kafka, ClickHouse, the streaming query). */
   readyTimeoutSeconds: z.number().int().min(30).default(600),
+  /** `down`: seconds an operator gets to finalize each resource before its finalizers are removed (logged). */
+  finalizeTimeoutSeconds: z.number().int().min(1).default(180),
 });
 
 export type KindConfig = z.infer<typeof KindConfigSchema>;

@@ -12,6 +12,21 @@ export const LocalPortsSchema = z.strictObject({
   clickhouse: port.default(18123),
   clickhouseTcp: port.default(19000),
   sparkUi: port.default(14040),
+  /** The job's /metrics endpoint (JobMetrics.scala). */
+  jobMetrics: port.default(19102),
+  /** The local exporter: Kafka, ClickHouse, freshness, the job's process; and the alert notification log. */
+  exporter: port.default(19101),
+  prometheus: port.default(19190),
+  alertmanager: port.default(19193),
+});
+
+const RestartSchema = z.strictObject({
+  /** Failed runs in a row after which the supervisor gives up (0: never restart). */
+  maxRestarts: z.number().int().min(0).default(5),
+  initialBackoffSeconds: z.number().min(0).default(5),
+  maxBackoffSeconds: z.number().min(0).default(60),
+  /** A run that lasted this long resets the count. */
+  stableAfterSeconds: z.number().min(0).default(600),
 });
 
 export const LocalConfigSchema = z.strictObject({
@@ -28,8 +43,35 @@ export const LocalConfigSchema = z.strictObject({
     .strictObject({
       driverMemoryMb: z.number().int().min(512).default(2048),
       cores: z.number().int().min(1).default(2),
+      /** restartPolicy OnFailure of the job (src/targets/local/restart-policy.ts). */
+      restart: RestartSchema.default(RestartSchema.parse({})),
     })
-    .default({ driverMemoryMb: 2048, cores: 2 }),
+    .default({ driverMemoryMb: 2048, cores: 2, restart: RestartSchema.parse({}) }),
+});
+
+/** Prometheus, Alertmanager and the thresholds of the alert rules (manifests/prometheus/alerts.rules.yml). */
+export const MonitoringConfigSchema = z.strictObject({
+  /** Run Prometheus, Alertmanager and the exporter with the local stack. */
+  enabled: z.boolean().default(true),
+  scrapeIntervalSeconds: z.number().positive().default(5),
+  evaluationIntervalSeconds: z.number().positive().default(5),
+  /** A warning alert still firing after this long fires again as critical. */
+  escalateAfterSeconds: z.number().positive().default(600),
+  /** Throughput below this while producers send at least as much: ThroughputBelowTarget. */
+  targetEventsPerSecond: z.number().positive().default(10000),
+  /** Dead letters / records read above this: DeadLetterRateHigh. */
+  deadLetterRatio: z.number().min(0).max(1).default(0.05),
+  /** Late events / records read above this: LateEventRateHigh. */
+  lateEventRatio: z.number().min(0).max(1).default(0.05),
+  /** Receives every notification (Alertmanager webhook JSON); critical ones go to criticalWebhookUrl too when set. */
+  webhookUrl: z.url().optional(),
+  criticalWebhookUrl: z.url().optional(),
+  /** A Slack incoming-webhook URL (or a Slack-compatible one, e.g. Mattermost). */
+  slackWebhookUrl: z.url().optional(),
+  /** Alertmanager: wait before the first notification of a group, between updates of a group, before repeating. */
+  groupWaitSeconds: z.number().min(0).default(10),
+  groupIntervalSeconds: z.number().positive().default(60),
+  repeatIntervalSeconds: z.number().positive().default(4 * 3600),
 });
 
 export const LoadtestConfigSchema = z.strictObject({
@@ -63,8 +105,10 @@ export const ConfigSchema = z.strictObject({
   kind: KindConfigSchema.default(KindConfigSchema.parse({})),
   loadtest: LoadtestConfigSchema.default(LoadtestConfigSchema.parse({})),
   checks: ChecksConfigSchema.default(ChecksConfigSchema.parse({})),
+  monitoring: MonitoringConfigSchema.default(MonitoringConfigSchema.parse({})),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type LocalConfig = z.infer<typeof LocalConfigSchema>;
+export type MonitoringConfig = z.infer<typeof MonitoringConfigSchema>;
 export type LoadtestConfig = z.infer<typeof LoadtestConfigSchema>;

@@ -13,9 +13,27 @@ export interface TopicSpec {
   config: Record<string, string>;
 }
 
+export interface DashboardProfile {
+  max_threads: number;
+  max_execution_time: number;
+  max_memory_usage: number;
+  priority: number;
+}
+
 export interface PipelineContract {
   kafka: { topics: { events: TopicSpec; deadLetter: TopicSpec; users: TopicSpec }; consumerGroup: string };
-  clickhouse: { database: string; tables: Record<string, string> & { events: string; deadLetters: string; schemaMigrations: string } };
+  clickhouse: {
+    database: string;
+    /** The job's user: inserts, migrations, the CLI's writes. */
+    writerUser: string;
+    /** Read-only, with dashboardProfile: the CLI's dashboard queries (status, loadtest, bench). */
+    dashboardUser: string;
+    /** Upper bounds (priority: lower bound, a larger number is a lower priority) on both targets. */
+    dashboardProfile: DashboardProfile;
+    /** Embedded engine: identical dashboard reads within this many ms share one answer (its stand-in for ClickHouse's query cache). */
+    dashboardCacheMs: number;
+    tables: Record<string, string> & { events: string; deadLetters: string; schemaMigrations: string };
+  };
   /** Line prefixes the job prints on stdout (each followed by a space and its content). */
   jobProtocol: { started: string; progress: string; failed: string };
   spark: {
@@ -28,6 +46,11 @@ export interface PipelineContract {
      * when event time runs faster than the wall clock (a replay, --event-time-scale).
      */
     stateRevisitSeconds: number;
+    /**
+     * How long the job retries a failed ClickHouse insert (capped exponential backoff, same
+     * deduplication token) before the batch fails and the job stops for its supervisor to restart.
+     */
+    clickhouseRetrySeconds: number;
     mainClass: string;
     /**
      * JVM flags of the job's driver and executors on both targets. -XX:-DontCompileHugeMethods: Spark's
@@ -36,7 +59,14 @@ export interface PipelineContract {
      */
     jvmOptions: string[];
   };
-  deadLetter: { maxPayloadBytes: number; maxEventBytes: number };
+  deadLetter: {
+    maxPayloadBytes: number;
+    maxEventBytes: number;
+    /** An event_time further ahead of its Kafka timestamp is a `future_event_time` dead letter (a wrong clock must not move the watermark). */
+    maxEventTimeAheadSeconds: number;
+    /** An event_time further behind its Kafka timestamp is an `expired_event_time` dead letter (past the horizon). */
+    maxEventAgeSeconds: number;
+  };
 }
 
 export const pipeline: PipelineContract = JSON.parse(readFileSync(path.join(CONTRACT_DIR, 'pipeline.json'), 'utf8'));
@@ -46,6 +76,14 @@ export const eventSchema: Record<string, unknown> = JSON.parse(readFileSync(EVEN
 
 export const EVENT_TYPES = (eventSchema as { properties: { event_type: { enum: string[] } } }).properties.event_type
   .enum as readonly string[];
+
+/**
+ * Values of `dead_letters.reason` (the job's Reason object): the record is not UTF-8, larger than
+ * maxEventBytes, not one JSON value, against the schema, or its event_time is beyond the bounds
+ * around its Kafka timestamp (maxEventTimeAheadSeconds ahead, maxEventAgeSeconds behind).
+ */
+export const DEAD_LETTER_REASONS = ['not_utf8', 'too_large', 'invalid_json', 'schema', 'future_event_time', 'expired_event_time'] as const;
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 export interface Migration {
   version: number;

@@ -27,5 +27,8 @@ export function jobArguments(io: JobIo): string[] {
     '--progress-file', io.progressFile,
     '--watermark-delay-seconds', String(pipeline.spark.watermarkDelaySeconds),
     '--state-revisit-seconds', String(pipeline.spark.stateRevisitSeconds),
+    '--clickhouse-retry-seconds', String(pipeline.spark.clickhouseRetrySeconds),
+    '--max-event-time-ahead-seconds', String(pipeline.deadLetter.maxEventTimeAheadSeconds),
+    '--max-event-age-seconds', String(pipeline.deadLetter.maxEventAgeSeconds),
   ];
 }

@@ -1,5 +1,5 @@
 import { CompressionTypes, type Message } from 'kafkajs';
-import { kafkaClient } from '../clients/kafka.ts';
+import { kafkaClient, PRODUCER_RETRY } from '../clients/kafka.ts';
 import { pipeline } from '../contract/index.ts';
 import { EventGenerator, marginsFor, type Injected, type InjectionOptions, type MalformedKind, type UserRecord } from './events.ts';
 import { RecordLog } from './record-log.ts';
@@ -58,9 +58,9 @@ export interface ProduceResult {
 }
 
 const TICK_MS = 50;
+const MAX_SEND = 2_000;
 
 const USERS_CHUNK = 5000;
-const SEND_CHUNK = 2000;
 
 /**
  * Publishes the run's user dimension, then produces events paced to `rate` (catching up after slow
@@ -90,7 +90,8 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
   });
   const users = generator.userDimension();
   const log = o.record === false ? undefined : new RecordLog(total + 16);
-  const producer = kafkaClient(o.brokers, 'speedlayer-loadgen').producer({ allowAutoTopicCreation: false });
+  // Idempotent: a send retried after a lost acknowledgement (a broker restart) is not stored twice.
+  const producer = kafkaClient(o.brokers, 'speedlayer-loadgen', PRODUCER_RETRY).producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const topic = o.topic ?? pipeline.kafka.topics.events.name;
   const malformed: Record<MalformedKind, number> = { invalid_json: 0, schema: 0, not_utf8: 0, too_large: 0 };
@@ -112,8 +113,10 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
     while (sent < total && !o.signal?.aborted) {
       // Each tick's share is sent at the start of the tick, so the schedule ends at duration - tick.
       const due = Math.min(total, Math.floor(((Date.now() - startedAt + TICK_MS) / 1000) * o.rate));
-      // Behind schedule, the backlog is caught up in slices (memory stays bounded, an abort is seen).
-      const n = Math.min(due - sent, 10 * SEND_CHUNK);
+      // At most MAX_SEND records a request: after a stall (a busy machine, a broker restart) the
+      // catch-up would otherwise put megabytes into one partition's record batch, over the broker's
+      // max.message.bytes (1 MB), and the whole send would be refused.
+      const n = Math.min(due - sent, MAX_SEND);
       if (n <= 0) {
         await new Promise((r) => setTimeout(r, TICK_MS));
         continue;
@@ -134,12 +137,7 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
           messages[i] = { key: r.event.user_id, value: JSON.stringify(r.event) };
         }
       }
-      // In requests of at most SEND_CHUNK records: behind schedule (or at a rate beyond what one
-      // process sends) a tick's share would exceed the broker's request size (MESSAGE_TOO_LARGE).
-      // One after the other, so that each user's events stay in order.
-      for (let i = 0; i < n; i += SEND_CHUNK) {
-        await producer.send({ topic, messages: messages.slice(i, i + SEND_CHUNK), acks: -1, compression: CompressionTypes.None });
-      }
+      await producer.send({ topic, messages, acks: -1, compression: CompressionTypes.None });
       sent += n;
       const now = Date.now();
       if (now - lastReport >= 1000) {

@@ -1,5 +1,5 @@
-import { EVENT_TYPES } from '../contract/index.ts';
-import { DEAD_LETTER_REASONS, type DeadLetterReason, type ModelEvent, type ModelRecord } from '../model/ground-truth.ts';
+import { DEAD_LETTER_REASONS, EVENT_TYPES, type DeadLetterReason } from '../contract/index.ts';
+import type { ModelEvent, ModelRecord } from '../model/ground-truth.ts';
 import type { EcommerceEvent, MalformedKind } from './events.ts';
 
 const TYPE_CODE = new Map<string, number>(EVENT_TYPES.map((t, i) => [t, i]));
@@ -8,9 +8,9 @@ const REASON_CODE = new Map<string, number>(DEAD_LETTER_REASONS.map((r, i) => [r
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /**
- * Every record a load test sent, in send order, in columns of typed arrays (about 40 bytes a record:
- * 1.2M records = ~50 MB), holding exactly what the ground-truth model reads: event_id (16 bytes),
- * type, event_time, user and product (interned), revenue; or the dead-letter reason.
+ * Every record a load test sent, in send order, in columns of typed arrays (about 50 bytes a record:
+ * 1.2M records = ~60 MB), holding exactly what the ground-truth model reads: event_id (16 bytes),
+ * type, event_time, send time, user and product (interned), revenue; or the dead-letter reason.
  */
 export class RecordLog {
   private n = 0;
@@ -18,6 +18,8 @@ export class RecordLog {
   private kind: Uint8Array;
   private type: Uint8Array;
   private time: Float64Array;
+  /** produced_at: the send time, the model's stand-in for the Kafka timestamp. */
+  private sentAt: Float64Array;
   private user: Uint32Array;
   private product: Int32Array;
   private revenue: Float64Array;
@@ -30,6 +32,7 @@ export class RecordLog {
     this.kind = new Uint8Array(this.cap);
     this.type = new Uint8Array(this.cap);
     this.time = new Float64Array(this.cap);
+    this.sentAt = new Float64Array(this.cap);
     this.user = new Uint32Array(this.cap);
     this.product = new Int32Array(this.cap);
     this.revenue = new Float64Array(this.cap);
@@ -42,7 +45,7 @@ export class RecordLog {
 
   /** Approximate bytes held. */
   get bytes(): number {
-    return this.cap * 42;
+    return this.cap * 50;
   }
 
   private intern(s: string): number {
@@ -65,6 +68,7 @@ export class RecordLog {
     this.kind = g(this.kind, Uint8Array);
     this.type = g(this.type, Uint8Array);
     this.time = g(this.time, Float64Array);
+    this.sentAt = g(this.sentAt, Float64Array);
     this.user = g(this.user, Uint32Array);
     this.product = g(this.product, Int32Array);
     this.revenue = g(this.revenue, Float64Array);
@@ -80,6 +84,7 @@ export class RecordLog {
     this.kind[i] = 0;
     this.type[i] = type;
     this.time[i] = Date.parse(e.event_time);
+    this.sentAt[i] = e.produced_at ?? NaN;
     this.user[i] = this.intern(e.user_id);
     this.product[i] = e.event_type === 'PRODUCT_VIEW' && e.product_id !== undefined ? this.intern(e.product_id) : -1;
     this.revenue[i] = e.event_type === 'PURCHASE' ? (e.revenue ?? 0) : 0;
@@ -116,6 +121,7 @@ export class RecordLog {
       const type = EVENT_TYPES[this.type[i]!]!;
       const p = this.product[i]!;
       const event: ModelEvent = { event_id: this.eventId(i), event_type: type, event_time: this.time[i]!, user_id: this.strings[this.user[i]!]! };
+      if (!Number.isNaN(this.sentAt[i]!)) event.kafka_time = this.sentAt[i]!;
       if (p >= 0) event.product_id = this.strings[p]!;
       if (type === 'PURCHASE') event.revenue = this.revenue[i]!;
       yield { event };

@@ -1,11 +1,10 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { pipeline } from '../contract/index.ts';
+import { DEAD_LETTER_REASONS, pipeline } from '../contract/index.ts';
 import type { ProduceResult } from '../loadgen/producer.ts';
 import type { Check } from './checks.ts';
 import {
   closedAt,
   computeGroundTruth,
-  DEAD_LETTER_REASONS,
   DEFAULT_WATERMARK_DELAY_MS,
   emptyTierCounts,
   TIERS,

@@ -1,6 +1,6 @@
 import type { Status } from '../base/status.ts';
 import { runSteps, type Step } from '../base/step.ts';
-import { clickhouseClient } from '../clients/clickhouse.ts';
+import { clickhouseClient, dashboardClient } from '../clients/clickhouse.ts';
 import { kafkaClient } from '../clients/kafka.ts';
 import type { ChecksConfigSchema } from '../config/schema.ts';
 import { pipeline } from '../contract/index.ts';
@@ -8,6 +8,7 @@ import { produceLoad, type ProduceOptions, type ProduceResult } from '../loadgen
 import type { StackEndpoints } from '../base/stack.ts';
 import { atLeast, atMost, below, equals, type Check } from './checks.ts';
 import { closedSessions, compareWithClickHouse, expectationFor, groundTruthSummary, jobMaxEventTime, lateRows } from './ground-truth-checks.ts';
+import { startViewers, type ViewerFigures } from './dashboard-viewers.ts';
 import { e2eLatency, runCounts, timeDashboardQueries, type RunCounts } from './pipeline-figures.ts';
 import { offsetRanges, type OffsetRanges } from './run-window.ts';
 import { quantiles, type Quantiles } from './stats.ts';
@@ -25,6 +26,9 @@ export interface LoadtestOptions {
   seed: number;
   /** Event time runs this many times faster than wall time (default 1; 20 lets 30-min idle gaps and session timeouts happen in a 120 s run). */
   eventTimeScale?: number;
+  /** Dashboard viewers during the measured window (0 = none), each refreshing every panel every refreshSeconds. */
+  dashboards?: number;
+  refreshSeconds?: number;
   checks: z.infer<typeof ChecksConfigSchema>;
 }
 
@@ -50,6 +54,11 @@ export interface LoadtestReport {
   e2e_latency_ms: Quantiles;
   query_latency_ms: Quantiles;
   query_latency_by_query_ms: Record<string, Quantiles>;
+  /** Rounds of the named queries that failed while producing (e.g. timed out). */
+  query_errors: number;
+  first_query_error?: string;
+  /** The viewers of --dashboards, during the measured window. */
+  dashboards?: ViewerFigures;
   checks: Check[];
   passed: boolean;
 }
@@ -68,7 +77,12 @@ async function eventsTopicEnds(brokers: string[]): Promise<Record<number, number
 /** What the steps of one load test share: filled in as they run. */
 interface Run {
   ch: ReturnType<typeof clickhouseClient>;
+  /** The dashboard panels run as the dashboard user, like any dashboard; the checks as the writer. */
+  panels: ReturnType<typeof dashboardClient>;
   querySamples: Map<string, number[]>;
+  queryErrors: number;
+  firstQueryError?: string;
+  dashboards?: ViewerFigures;
   userPrefix: string;
   initialMaxEventTime?: number;
   before: Record<number, number>;
@@ -90,7 +104,7 @@ interface Run {
  */
 export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions, status: Status, signal?: AbortSignal): Promise<LoadtestReport> {
   const ch = clickhouseClient(endpoints.clickhouse);
-  const run = { ch, querySamples: new Map<string, number[]>() } as Run;
+  const run = { ch, panels: dashboardClient(endpoints.clickhouse), querySamples: new Map<string, number[]>(), queryErrors: 0 } as Run;
   const scale = o.eventTimeScale ?? 1;
   // The measured run's options, built once; the warm-up is the same load with overrides.
   const load: ProduceOptions = {
@@ -117,7 +131,7 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
   };
   const steps: Step[] = [
     ...(o.warmupSeconds > 0 ? [warmupStep(run, warmup, o)] : []),
-    produceStep(run, load),
+    produceStep(run, load, endpoints, o),
     groundTruthStep(run),
     drainStep(run, o),
     sessionsStep(run),
@@ -129,6 +143,7 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
     return report(run, o);
   } finally {
     await ch.close();
+    await run.panels.close();
   }
 }
 
@@ -157,7 +172,7 @@ function warmupStep(run: Run, warmup: ProduceOptions, o: LoadtestOptions): Step 
   };
 }
 
-function produceStep(run: Run, load: ProduceOptions): Step {
+function produceStep(run: Run, load: ProduceOptions, endpoints: StackEndpoints, o: LoadtestOptions): Step {
   return {
     name: `Produce ${load.rate.toLocaleString('en-US')} events/s for ${load.durationSeconds}s`,
     async execute({ status }) {
@@ -166,13 +181,22 @@ function produceStep(run: Run, load: ProduceOptions): Step {
       run.userPrefix = `r${Date.now().toString(36)}-`;
       run.initialMaxEventTime = finite(await jobMaxEventTime(run.ch));
       // Dashboards keep querying while data streams in: that is when their latency matters.
+      // A failed round (a timeout on an overloaded machine) is counted and checked, not fatal: an
+      // unawaited rejection here would end the whole load test.
       let producing = true;
       const dashboardLoop = (async () => {
         while (producing) {
-          recordQueries(run, await timeDashboardQueries(run.ch));
+          await timeDashboardQueries(run.panels).then(
+            (samples) => recordQueries(run, samples),
+            (err: unknown) => {
+              run.queryErrors++;
+              run.firstQueryError ??= (err as Error).message;
+            },
+          );
           await new Promise((r) => setTimeout(r, 1000));
         }
       })();
+      const viewers = o.dashboards ? startViewers(endpoints.clickhouse, { viewers: o.dashboards, refreshSeconds: o.refreshSeconds ?? 2 }) : undefined;
       try {
         run.produced = await produceLoad({
           ...load,
@@ -183,6 +207,7 @@ function produceStep(run: Run, load: ProduceOptions): Step {
       } finally {
         producing = false;
         await dashboardLoop;
+        run.dashboards = await viewers?.stop();
       }
       run.ranges = offsetRanges(run.before, await eventsTopicEnds(load.brokers));
       return `${run.produced.produced.toLocaleString('en-US')} records at ${Math.round(run.produced.achievedEps).toLocaleString('en-US')} events/s`;
@@ -261,7 +286,7 @@ function latencyStep(run: Run): Step {
     name: 'Measure latency',
     async execute() {
       run.e2e = await e2eLatency(run.ch, run.ranges);
-      for (let i = 0; i < 5; i++) recordQueries(run, await timeDashboardQueries(run.ch));
+      for (let i = 0; i < 5; i++) recordQueries(run, await timeDashboardQueries(run.panels));
     },
   };
 }
@@ -290,6 +315,9 @@ function report(run: Run, o: LoadtestOptions): LoadtestReport {
     e2e_latency_ms: run.e2e,
     query_latency_ms: quantiles(allQuerySamples),
     query_latency_by_query_ms: Object.fromEntries([...run.querySamples.entries()].map(([k, v]) => [k, quantiles(v)])),
+    query_errors: run.queryErrors,
+    ...(run.firstQueryError ? { first_query_error: run.firstQueryError } : {}),
+    ...(run.dashboards ? { dashboards: run.dashboards } : {}),
     checks: [],
     passed: false,
   };
@@ -300,6 +328,8 @@ function report(run: Run, o: LoadtestOptions): LoadtestReport {
     equals('dead-lettered = malformed injected', r.dead_lettered, malformedInjected),
     atMost('end-to-end latency p95', r.e2e_latency_ms.p95, o.checks.e2eLatencyP95Ms, ' ms'),
     below('dashboard query p95', r.query_latency_ms.p95, o.checks.queryLatencyP95Ms, ' ms'),
+    equals('dashboard query rounds failed', r.query_errors, 0),
+    ...(r.dashboards ? [equals('dashboard viewer query errors', r.dashboards.errors, 0)] : []),
     ...run.truthChecks,
   ];
   r.passed = r.checks.every((c) => c.passed);
@@ -320,13 +350,16 @@ async function pollUntil<T>(
   signal?: AbortSignal,
 ): Promise<{ value: T; done: boolean; waitedS: number }> {
   const started = Date.now();
-  let value = await read();
-  while (!done(value) && Date.now() - started < timeoutMs && !signal?.aborted) {
-    onWait(value);
-    await new Promise((r) => setTimeout(r, 1000));
-    value = await read();
+  // A read that fails (ClickHouse restarting) is read again, until the timeout.
+  const attempt = () => read().then((v) => ({ v }), (error: unknown) => ({ error }));
+  let r = await attempt();
+  while (('error' in r || !done(r.v)) && Date.now() - started < timeoutMs && !signal?.aborted) {
+    if (!('error' in r)) onWait(r.v);
+    await new Promise((res) => setTimeout(res, 1000));
+    r = await attempt();
   }
-  return { value, done: done(value), waitedS: (Date.now() - started) / 1000 };
+  if ('error' in r) throw r.error;
+  return { value: r.v, done: done(r.v), waitedS: (Date.now() - started) / 1000 };
 }
 
 /**

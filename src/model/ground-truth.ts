@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { pipeline } from '../contract/index.ts';
+import { DEAD_LETTER_REASONS, pipeline, type DeadLetterReason } from '../contract/index.ts';
 
 /**
  * The expected results of the speed layer for a known sequence of Kafka records: an independent
@@ -31,8 +31,9 @@ export type Tier = (typeof TIERS)[number];
 export const SESSION_TIMEOUT_MS = 30 * 60 * 1000;
 /** The job's watermark delay (src/contract/pipeline.json, the same value the job is started with). */
 export const DEFAULT_WATERMARK_DELAY_MS = pipeline.spark.watermarkDelaySeconds * 1000;
-export const DEAD_LETTER_REASONS = ['not_utf8', 'too_large', 'invalid_json', 'schema'] as const;
-export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
+/** The event-time bounds around a record's Kafka timestamp (src/contract/pipeline.json, as the job). */
+export const MAX_EVENT_TIME_AHEAD_MS = pipeline.deadLetter.maxEventTimeAheadSeconds * 1000;
+export const MAX_EVENT_AGE_MS = pipeline.deadLetter.maxEventAgeSeconds * 1000;
 export const FUNNEL_STAGES = ['PRODUCT_VIEW', 'ADD_TO_CART', 'CHECKOUT_START', 'PURCHASE'] as const;
 
 /** Tier of a lifetime spend: Bronze < 500 <= Silver < 2000 <= Gold < 10000 <= Platinum. */
@@ -50,6 +51,11 @@ export function sessionId(userId: string, startMs: number): string {
 
 /** The fields of a valid event the rules read (event_time in epoch ms). */
 export interface ModelEvent {
+  /**
+   * The record's Kafka timestamp (ms): the broker's append time in the job; the producer's send
+   * time (produced_at) in the load generator, a few ms earlier. Absent: the bounds are not checked.
+   */
+  kafka_time?: number;
   event_id: string;
   event_type: string;
   event_time: number;
@@ -256,7 +262,7 @@ export function computeGroundTruth(records: Iterable<ModelRecord>, o: GroundTrut
     records: 0,
     valid: 0,
     invalid: 0,
-    deadLetters: { not_utf8: 0, too_large: 0, invalid_json: 0, schema: 0 },
+    deadLetters: Object.fromEntries(DEAD_LETTER_REASONS.map((r) => [r, 0])) as Record<DeadLetterReason, number>,
     duplicates: 0,
     late: 0,
     accepted: 0,
@@ -301,6 +307,13 @@ export function computeGroundTruth(records: Iterable<ModelRecord>, o: GroundTrut
       continue;
     }
     const e = r.event;
+    const outOfBounds = eventTimeOutOfBounds(e);
+    if (outOfBounds) {
+      // Never reaches the watermark: a wrong clock must not make every correct event late.
+      gt.invalid++;
+      gt.deadLetters[outOfBounds]++;
+      continue;
+    }
     gt.valid++;
     const watermark = maxTime - delay;
     if (ambiguityMs > 0 && Math.abs(e.event_time - watermark) < ambiguityMs) gt.ambiguous.lateBoundary++;
@@ -409,6 +422,14 @@ export function computeGroundTruth(records: Iterable<ModelRecord>, o: GroundTrut
     gt.finalTiers.set(id, tierOf(u.spend));
   }
   return gt;
+}
+
+/** `future_event_time` / `expired_event_time` when event_time is beyond the bounds around kafka_time (edges accepted). */
+export function eventTimeOutOfBounds(e: Pick<ModelEvent, 'event_time' | 'kafka_time'>): DeadLetterReason | undefined {
+  if (e.kafka_time === undefined) return undefined;
+  if (e.event_time - e.kafka_time > MAX_EVENT_TIME_AHEAD_MS) return 'future_event_time';
+  if (e.kafka_time - e.event_time > MAX_EVENT_AGE_MS) return 'expired_event_time';
+  return undefined;
 }
 
 /** A session is closed in the job once its watermark passes end + 30 min (or at LOGOUT). */

@@ -1,3 +1,4 @@
+import type { WebhookNotification } from '../clients/alertmanager.ts';
 import type { Step } from '../base/step.ts';
 import type { ComponentState, DoctorCheck, StackEndpoints } from '../base/stack.ts';
 import type { JobProgress } from '../contract/job-progress.ts';
@@ -6,10 +7,11 @@ import type { TargetName } from '../config/targets.ts';
 
 export type { TargetName };
 
-/** What `up --plan` prints: every step with its commands and manifests, and the memory budget. */
+/** What `up --plan` prints: every step with its commands and manifests, and the memory and CPU budgets. */
 export interface StackPlan {
   steps: Array<{ name: string; commands: string[][]; manifests: unknown[] }>;
   memory_budget: { limit_mib: number; total_mib: number; items: Array<{ name: string; request_mib: number; limit_mib: number }> };
+  cpu_budget: { limit_millicores: number; total_millicores: number; items: Array<{ name: string; request_millicores: number; limit_millicores: number | null }> };
 }
 
 export interface DownOptions {
@@ -32,6 +34,10 @@ export interface Target {
   endpoints(): Promise<StackEndpoints>;
   components(): Promise<ComponentState[]>;
   jobProgress(): Promise<JobProgress | undefined>;
+  /** The notifications Alertmanager sent, oldest first (where the target keeps them). */
+  alertNotifications?(): Promise<WebhookNotification[]>;
+  /** Each component's log file, by component name (where the target keeps logs as files). */
+  logFiles?(): Promise<Record<string, string>>;
   /** Whether anything of this target exists (used to find "the stack that is already up"). */
   isUp(): Promise<boolean>;
 
@@ -42,6 +48,11 @@ export interface Target {
   undoUp?(): Promise<void>;
   /** What `down` destroys besides --purge's data, to confirm first (e.g. 'delete the kind cluster'). */
   downDestroys?(opts: DownOptions): string | undefined;
+  /**
+   * For `submit --reset-checkpoint`: what discarding the job's checkpoint would replay and lose,
+   * and the action that stops the job and moves the checkpoint aside. Absent: not supported.
+   */
+  checkpointReset?(): Promise<{ description: string; reset(): Promise<string> }>;
 }
 
 /** What a target factory is given: validated config, the state directory and the status object. */

@@ -25,13 +25,16 @@ const dockerAnswers = await run('docker', ['info'], { timeout: 20_000 }).then(()
 if (dockerAnswers) console.warn('SKIPPED "fails in preflight without Docker": a Docker engine answers on this machine');
 
 describe('speedlayer --target kind (real CLI)', () => {
-  it('up --plan --json prints the steps and a memory budget within 9.5 GB, and runs nothing', async () => {
+  it('up --plan --json prints the steps, a memory budget within 9.5 GB and a CPU budget within 4 CPUs, and runs nothing', async () => {
     const r = await speedlayer(['up', '--target', 'kind', '--plan', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const plan = JSON.parse(r.stdout);
     expect(plan.steps.length).toBeGreaterThan(10);
     expect(plan.memory_budget.limit_mib).toBe(9728);
     expect(plan.memory_budget.total_mib).toBeLessThanOrEqual(9728);
+    expect(plan.cpu_budget.limit_millicores).toBe(4000);
+    expect(plan.cpu_budget.total_millicores).toBeLessThanOrEqual(plan.cpu_budget.limit_millicores);
+    expect(plan.cpu_budget.items[0]).toEqual({ name: expect.any(String), request_millicores: expect.any(Number), limit_millicores: null });
     expect(existsSync(r.kubeconfig)).toBe(false);
   });
 

@@ -13,13 +13,13 @@ import { freePort } from '../../src/targets/local/ports.ts';
 export interface CliSandbox {
   home: string;
   configFile: string;
-  ports: { kafka: number; kafkaController: number; clickhouse: number; clickhouseTcp: number; sparkUi: number };
+  ports: Record<'kafka' | 'kafkaController' | 'clickhouse' | 'clickhouseTcp' | 'sparkUi' | 'jobMetrics' | 'exporter' | 'prometheus' | 'alertmanager', number>;
   run(args: string[], opts?: { reject?: boolean; timeoutMs?: number; env?: Record<string, string> }): Promise<{ stdout: string; stderr: string; exitCode?: number }>;
   /** A client of the sandbox stack's ClickHouse (ports and password from its stack state). */
   clickhouse(): Promise<ClickHouseClient>;
 }
 
-export async function cliSandbox(extraConfig = ''): Promise<CliSandbox> {
+export async function cliSandbox(extraConfig = '', opts: { sparkCores?: number } = {}): Promise<CliSandbox> {
   const home = await mkdtemp(path.join(os.tmpdir(), 'speedlayer-test-'));
   const ports = {
     kafka: await freePort(),
@@ -27,6 +27,10 @@ export async function cliSandbox(extraConfig = ''): Promise<CliSandbox> {
     clickhouse: await freePort(),
     clickhouseTcp: await freePort(),
     sparkUi: await freePort(),
+    jobMetrics: await freePort(),
+    exporter: await freePort(),
+    prometheus: await freePort(),
+    alertmanager: await freePort(),
   };
   const configFile = path.join(home, 'speedlayer.yaml');
   await writeFile(
@@ -37,7 +41,7 @@ export async function cliSandbox(extraConfig = ''): Promise<CliSandbox> {
       '  ports:',
       ...Object.entries(ports).map(([k, v]) => `    ${k}: ${v}`),
       '  kafka: { heapMb: 768 }',
-      '  spark: { driverMemoryMb: 1536, cores: 2 }',
+      `  spark: { driverMemoryMb: 1536, cores: ${opts.sparkCores ?? 2} }`,
       extraConfig,
     ].join('\n'),
   );

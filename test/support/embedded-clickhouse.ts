@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../../src/contract/index.ts';
+import { pipeline, PROJECT_ROOT } from '../../src/contract/index.ts';
 import { embeddedClickHouseCommand, ensureChdbEnv, SERVER_SCRIPT, type ChdbEnv } from '../../src/targets/local/clickhouse/python-env.ts';
 import { freePort } from '../../src/targets/local/ports.ts';
 import { isAlive, ManagedProcess, waitFor } from '../../src/targets/local/supervisor.ts';
@@ -46,8 +46,17 @@ export async function startScratchClickHouse(
   try {
     const port = await freePort();
     const password = `pw-${randomUUID()}`;
-    const user = 'default';
-    const cmd = embeddedClickHouseCommand({ python: env.python, host: '127.0.0.1', port, dataDir: path.join(workDir, 'data'), user, password });
+    const user = pipeline.clickhouse.writerUser;
+    const dashboard = { user: pipeline.clickhouse.dashboardUser, password: `pw-${randomUUID()}`, profile: pipeline.clickhouse.dashboardProfile, cacheMs: pipeline.clickhouse.dashboardCacheMs };
+    const cmd = embeddedClickHouseCommand({
+      python: env.python,
+      host: '127.0.0.1',
+      port,
+      dataDir: path.join(workDir, 'data'),
+      user,
+      password,
+      dashboard,
+    });
     const args = opts.serverScript ? cmd.args.map((a) => (a === SERVER_SCRIPT ? opts.serverScript! : a)) : cmd.args;
     const rec = await proc.start({ command: cmd.command, args, env: cmd.env, ports: [port] });
     const url = `http://127.0.0.1:${port}`;
@@ -59,7 +68,13 @@ export async function startScratchClickHouse(
       throw new Error(`${(err as Error).message}\n${await proc.logTail()}`);
     });
     return {
-      endpoints: { url, username: user, password, database: opts.database ?? 'speedlayer' },
+      endpoints: {
+        url,
+        username: user,
+        password,
+        database: opts.database ?? 'speedlayer',
+        dashboard: { username: dashboard.user, password: dashboard.password },
+      },
       env,
       workDir,
       pid: rec.pid,

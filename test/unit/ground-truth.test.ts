@@ -1,6 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   computeGroundTruth,
+  MAX_EVENT_AGE_MS,
+  MAX_EVENT_TIME_AHEAD_MS,
   sessionId,
   tierOf,
   type ExpectedSession,
@@ -253,11 +255,40 @@ describe('deduplication', () => {
   });
 });
 
+describe('event-time bounds around the Kafka timestamp', () => {
+  it('an event_time more than maxEventTimeAheadSeconds ahead is future_event_time and never moves the watermark; the edge is accepted', () => {
+    const atEdge = ev('u1', 'PAGE_VIEW', 0, { kafka_time: T0 - MAX_EVENT_TIME_AHEAD_MS });
+    const twoDaysAhead = ev('u2', 'PAGE_VIEW', 2 * 24 * 60 * MIN, { kafka_time: T0 });
+    const oneMsOver = ev('u2', 'PAGE_VIEW', MAX_EVENT_TIME_AHEAD_MS + 1, { kafka_time: T0 });
+    const after = ev('u3', 'PAGE_VIEW', S, { kafka_time: T0 + S });
+    const gt = run([atEdge, twoDaysAhead, oneMsOver, after]);
+    expect(gt.deadLetters.future_event_time).toBe(2);
+    expect([gt.valid, gt.invalid, gt.late, gt.accepted]).toEqual([2, 2, 0, 2]);
+    expect(gt.events.map((e) => e.index)).toEqual([0, 3]);
+    expect(gt.finalWatermark).toBe(T0 + S - D);
+  });
+
+  it('an event_time more than maxEventAgeSeconds behind is expired_event_time; the edge is accepted (then late, behind the watermark)', () => {
+    const now = ev('u1', 'PAGE_VIEW', 0, { kafka_time: T0 });
+    const atEdge = ev('u2', 'PAGE_VIEW', -MAX_EVENT_AGE_MS, { kafka_time: T0 });
+    const oneMsOlder = ev('u3', 'PAGE_VIEW', -MAX_EVENT_AGE_MS - 1, { kafka_time: T0 });
+    const gt = run([now, atEdge, oneMsOlder]);
+    expect(gt.deadLetters.expired_event_time).toBe(1);
+    expect([gt.valid, gt.late, gt.accepted]).toEqual([2, 1, 1]);
+    expect(gt.lateEvents.map((e) => e.index)).toEqual([1]);
+  });
+
+  it('without a Kafka timestamp the bounds are not checked', () => {
+    const gt = run([ev('u1', 'PAGE_VIEW', 2 * 24 * 60 * MIN)]);
+    expect([gt.accepted, gt.invalid]).toEqual([1, 0]);
+  });
+});
+
 describe('records and dead letters', () => {
   it('counts dead letters by reason, and they touch nothing else', () => {
     const gt = run([{ deadLetter: 'schema' }, ev('u1', 'PAGE_VIEW', 0), { deadLetter: 'not_utf8' }, { deadLetter: 'schema' }, { deadLetter: 'too_large' }, { deadLetter: 'invalid_json' }]);
     expect([gt.records, gt.valid, gt.invalid, gt.accepted]).toEqual([6, 1, 5, 1]);
-    expect(gt.deadLetters).toEqual({ not_utf8: 1, too_large: 1, invalid_json: 1, schema: 2 });
+    expect(gt.deadLetters).toEqual({ not_utf8: 1, too_large: 1, invalid_json: 1, schema: 2, future_event_time: 0, expired_event_time: 0 });
     expect(gt.events.map((e) => e.index)).toEqual([1]);
   });
 

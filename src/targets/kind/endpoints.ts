@@ -1,8 +1,9 @@
 import { SpeedlayerError } from '../../base/errors.ts';
 import type { StackEndpoints } from '../../base/stack.ts';
+import { pipeline } from '../../contract/index.ts';
 import type { KindEnv } from './context.ts';
 import { NAMES } from './names.ts';
-import { CLICKHOUSE_DATABASE } from './render/clickhouse.ts';
+import { CLICKHOUSE_DATABASE, SECRET_KEYS } from './render/clickhouse.ts';
 import { readClickHousePassword } from './steps/apply.ts';
 
 /**
@@ -11,8 +12,10 @@ import { readClickHousePassword } from './steps/apply.ts';
  */
 export async function kindEndpoints(k: KindEnv): Promise<StackEndpoints> {
   let password: string | undefined;
+  let dashboardPassword: string | undefined;
   try {
     password = await readClickHousePassword(k);
+    dashboardPassword = await readClickHousePassword(k, SECRET_KEYS.dashboardPassword);
   } catch (err) {
     throw new SpeedlayerError(`the kind stack is not reachable: ${(err as Error).message}`, {
       fix: "Start it with 'speedlayer up --target kind' (and check that Docker Desktop is running).",
@@ -30,6 +33,7 @@ export async function kindEndpoints(k: KindEnv): Promise<StackEndpoints> {
       username: NAMES.clickhouseUser,
       password,
       database: CLICKHOUSE_DATABASE,
+      ...(dashboardPassword ? { dashboard: { username: pipeline.clickhouse.dashboardUser, password: dashboardPassword } } : {}),
     },
   };
 }

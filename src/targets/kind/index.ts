@@ -11,14 +11,14 @@ import { clientKubeApi, loadKubeConfig, type KubeApi } from './k8s.ts';
 import { clusterProvider } from './cluster-providers.ts';
 import { planSteps, type KindPlan } from './plan.ts';
 import { downSteps, stackBudget, submitSteps, upSteps } from './stack.ts';
-import { runPreflightChecks } from './steps/preflight.ts';
+import { runPreflightChecks, type StackNeeds } from './steps/preflight.ts';
 import { kindComponents, kindJobProgress } from './status.ts';
 
 export type { KindPlan, PlanStep, PlanManifest } from './plan.ts';
 export { KindConfigSchema, type KindConfig } from '../../config/kind.ts';
 
 export interface KindTarget extends Target {
-  /** Every step, command and rendered manifest of `up` and `submit`, and the memory budget; runs nothing. */
+  /** Every step, command and rendered manifest of `up` and `submit`, and the memory and CPU budgets; runs nothing. */
   plan(): Promise<KindPlan>;
 }
 
@@ -54,6 +54,7 @@ export function createKindTarget(ctx: TargetContext, overrides: KindTargetOverri
   const image = async () => overrides.imageTag ?? jobImageTag(PROJECT_ROOT);
   // The budget reads the values files from this checkout, whatever path rules the plan is shown with.
   const budget = async () => stackBudget(k, await image(), nodePath.join(PROJECT_ROOT, 'manifests'), nodePath.join);
+  const needs = (b: Awaited<ReturnType<typeof budget>>): StackNeeds => ({ memoryMiB: b.memory.total_mib, cpuMillicores: b.cpu.total_millicores });
 
   return {
     name: 'kind',
@@ -63,15 +64,16 @@ export function createKindTarget(ctx: TargetContext, overrides: KindTargetOverri
       return {
         target: 'kind',
         cluster: { mode: cluster.mode, name: config.clusterName, context: cluster.kubeContext },
-        steps: [...planSteps('up', upSteps(k, b.total_mib)), ...planSteps('submit', submitSteps(k, img))],
-        memory_budget: b,
+        steps: [...planSteps('up', upSteps(k, needs(b))), ...planSteps('submit', submitSteps(k, img))],
+        memory_budget: b.memory,
+        cpu_budget: b.cpu,
       };
     },
     async doctor() {
-      return (await runPreflightChecks(k, (await budget()).total_mib)).checks;
+      return (await runPreflightChecks(k, needs(await budget()))).checks;
     },
     async upSteps() {
-      return upSteps(k, (await budget()).total_mib);
+      return upSteps(k, needs(await budget()));
     },
     async submitSteps() {
       return submitSteps(k, await image());

@@ -22,8 +22,13 @@ export interface KubeApi {
   apply(m: Manifest): Promise<KubeObject>;
   get(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<KubeObject | undefined>;
   list(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<KubeObject[]>;
-  /** Deletes if present; true when something was deleted. */
+  /**
+   * Asks for deletion if present (true when it was there). The object goes once its finalizers
+   * are cleared; its dependents follow in the background (garbage collector).
+   */
   remove(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<boolean>;
+  /** Clears metadata.finalizers (the last resort when an operator no longer runs to do it). */
+  removeFinalizers(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<void>;
   podLogTail(namespace: string, pod: string, container: string, lines: number): Promise<string>;
   /** Runs a command in a container and returns its stdout (used to read the job's progress file). */
   execRead(namespace: string, pod: string, container: string, command: string[]): Promise<string>;
@@ -88,11 +93,20 @@ export function clientKubeApi(kc: k8s.KubeConfig): KubeApi {
     },
     async remove(apiVersion, kind, namespace, name) {
       try {
-        await objects.delete(header(apiVersion, kind, namespace, name), undefined, undefined, undefined, undefined, 'Foreground');
+        await objects.delete(header(apiVersion, kind, namespace, name), undefined, undefined, undefined, undefined, 'Background');
         return true;
       } catch (err) {
         if (isNotFound(err)) return false;
         throw err;
+      }
+    },
+    async removeFinalizers(apiVersion, kind, namespace, name) {
+      const h = header(apiVersion, kind, namespace, name);
+      const patch = { ...h, metadata: { ...h.metadata, finalizers: null } } as unknown as k8s.KubernetesObject;
+      try {
+        await objects.patch(patch, undefined, undefined, 'speedlayer', undefined, k8s.PatchStrategy.MergePatch);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
       }
     },
     async podLogTail(namespace, pod, container, lines) {

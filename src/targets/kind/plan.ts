@@ -1,4 +1,4 @@
-import type { MemoryBudget } from './budget.ts';
+import type { CpuBudget, MemoryBudget } from './budget.ts';
 import type { KindStep } from './context.ts';
 import type { Manifest } from './render/manifest.ts';
 
@@ -22,6 +22,7 @@ export interface KindPlan {
   cluster: { mode: 'kind' | 'docker-desktop'; name: string; context: string };
   steps: PlanStep[];
   memory_budget: MemoryBudget;
+  cpu_budget: CpuBudget;
 }
 
 export function planSteps(phase: PlanStep['phase'], steps: KindStep[]): PlanStep[] {

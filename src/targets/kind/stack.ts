@@ -1,6 +1,9 @@
 import { applyClickHouseSchemaStep } from '../../stack/clickhouse-schema.ts';
 import { createKafkaTopicsStep } from '../../stack/kafka-topics.ts';
-import { helmValuesMemory, KIND_NODE_OVERHEAD_MIB, manifestMemory, memoryBudget, type MemoryBudget } from './budget.ts';
+import {
+  cpuBudget, helmValuesPods, KIND_NODE_CPU_MILLICORES, KIND_NODE_OVERHEAD_MIB, manifestPods, memoryBudget,
+  type CpuBudget, type MemoryBudget, type PodResources,
+} from './budget.ts';
 import type { KindEnv, KindStep } from './context.ts';
 import { kindEndpoints } from './endpoints.ts';
 import { renderClickHouseInstallation, renderClickHouseSecret, PASSWORD_PLACEHOLDER } from './render/clickhouse.ts';
@@ -11,8 +14,8 @@ import type { Manifest } from './render/manifest.ts';
 import { sharedStep } from './shared-steps.ts';
 import { clickHouseSecretStep, applyManifestsStep } from './steps/apply.ts';
 import { helmReleaseStep } from './steps/helm.ts';
-import { preflightStep } from './steps/preflight.ts';
-import { applySparkApplicationStep, buildImageStep, sparkManifests, waitForStreamingStep } from './steps/submit.ts';
+import { preflightStep, type StackNeeds } from './steps/preflight.ts';
+import { applySparkApplicationStep, buildImageStep, sparkManifests, waitForStreamingStep, type Submission } from './steps/submit.ts';
 import { waitForStackStep } from './steps/wait-ready.ts';
 
 /** Every manifest of the stack (up and submit), as rendered for this config. */
@@ -30,24 +33,34 @@ export function stackManifests(k: KindEnv, image: string): Manifest[] {
 }
 
 /**
- * The budget from what is actually deployed: the rendered manifests' pods and the Helm values
+ * The budgets from what is actually deployed: the rendered manifests' pods and the Helm values
  * files' operator pods (read from the real manifests/ folder), plus the kind node itself.
  */
-export function stackBudget(k: KindEnv, image: string, manifestsDir: string, join: (...p: string[]) => string): MemoryBudget {
-  const operators = helmReleases(k.config, manifestsDir, { join }).flatMap((r) => helmValuesMemory(r.name, readValues(r.valuesPath)));
-  const pods = stackManifests(k, image).flatMap(manifestMemory);
-  const node = [{ name: k.cluster.nodeBudgetName, request_mib: KIND_NODE_OVERHEAD_MIB, limit_mib: KIND_NODE_OVERHEAD_MIB }];
-  return memoryBudget([...node, ...operators, ...pods]);
+export function stackBudget(
+  k: KindEnv,
+  image: string,
+  manifestsDir: string,
+  join: (...p: string[]) => string,
+): { memory: MemoryBudget; cpu: CpuBudget } {
+  const operators = helmReleases(k.config, manifestsDir, { join }).flatMap((r) => helmValuesPods(r.name, readValues(r.valuesPath)));
+  const pods = stackManifests(k, image).flatMap(manifestPods);
+  const name = k.cluster.nodeBudgetName;
+  const node: PodResources = {
+    memory: { name, request_mib: KIND_NODE_OVERHEAD_MIB, limit_mib: KIND_NODE_OVERHEAD_MIB },
+    cpu: { name, request_millicores: KIND_NODE_CPU_MILLICORES, limit_millicores: null },
+  };
+  const all = [node, ...operators, ...pods];
+  return { memory: memoryBudget(all.map((p) => p.memory)), cpu: cpuBudget(all.map((p) => p.cpu)) };
 }
 
-export function upSteps(k: KindEnv, neededMiB: number): KindStep[] {
+export function upSteps(k: KindEnv, needs: StackNeeds): KindStep[] {
   const found: { kindVersion?: string; clusterExists?: boolean } = {};
   const manifestsDir = k.pathApi.join(k.projectRoot, 'manifests');
   const [spark, strimzi, clickhouse] = helmReleases(k.config, manifestsDir, k.pathApi);
   const topics = renderKafkaTopics(k.config);
   const endpoints = () => kindEndpoints(k);
   return [
-    preflightStep(k, neededMiB, found),
+    preflightStep(k, needs, found),
     k.cluster.clusterStep(k, found),
     applyManifestsStep(k, 'Namespace and storage class', [
       renderNamespace(k.config.namespace),
@@ -67,11 +80,12 @@ export function upSteps(k: KindEnv, neededMiB: number): KindStep[] {
 }
 
 export function submitSteps(k: KindEnv, image: string): KindStep[] {
+  const submission: Submission = { specChanged: true };
   return [
     buildImageStep(k, image),
     ...k.cluster.imageSteps(k, image),
-    applySparkApplicationStep(k, image),
-    waitForStreamingStep(k),
+    applySparkApplicationStep(k, image, submission),
+    waitForStreamingStep(k, submission),
   ];
 }
 

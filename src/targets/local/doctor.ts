@@ -5,6 +5,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import type { DoctorCheck } from '../../base/stack.ts';
 import type { LocalComponent } from './components/component.ts';
+import { findOnPath, MONITORING_BINARIES, MONITORING_INSTALL_FIX } from './monitoring/binaries.ts';
 import { portIsFree } from './ports.ts';
 
 async function commandVersion(cmd: string, args: string[]): Promise<string | undefined> {
@@ -84,4 +85,15 @@ export function memoryCheck(minMb: number): DoctorCheck {
     found: `${(totalMb / 1024).toFixed(1)} GB total, ${(os.freemem() / 1024 ** 3).toFixed(1)} GB free`,
     fix: 'Close other programs, or lower local.kafka.heapMb / local.spark.driverMemoryMb in the config file.',
   };
+}
+
+/** Prometheus and Alertmanager on PATH (monitoring.enabled), with how to install them. */
+export async function monitoringChecks(): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [];
+  for (const kind of ['prometheus', 'alertmanager'] as const) {
+    const bin = findOnPath(MONITORING_BINARIES[kind]);
+    const version = bin ? (await commandVersion(bin, ['--version']))?.match(/version (\S+)/)?.[1] : undefined;
+    checks.push({ name: `${kind} (monitoring)`, ok: !!bin, found: bin ? `${bin} ${version ?? ''}`.trim() : 'not found', fix: MONITORING_INSTALL_FIX });
+  }
+  return checks;
 }

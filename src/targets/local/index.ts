@@ -1,6 +1,9 @@
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { execa } from 'execa';
+import type { WebhookNotification } from '../../clients/alertmanager.ts';
 import { SpeedlayerError } from '../../base/errors.ts';
+import { partitionOffsets } from '../../clients/kafka.ts';
 import { pipeline } from '../../contract/index.ts';
 import { applyClickHouseSchemaStep } from '../../stack/clickhouse-schema.ts';
 import { createKafkaTopicsStep } from '../../stack/kafka-topics.ts';
@@ -12,7 +15,9 @@ import { clickhouseComponent } from './components/clickhouse.ts';
 import type { LocalComponent } from './components/component.ts';
 import { kafkaComponent } from './components/kafka.ts';
 import { buildSparkJob, readJobProgress, sparkJobComponent } from './components/spark-job.ts';
-import { diskCheck, javaCheck, mavenCheck, memoryCheck, portChecks, pythonCheck } from './doctor.ts';
+import { discardCheckpoint, readCheckpoint, recordsBetween } from './checkpoint.ts';
+import { alertmanagerComponent, exporterComponent, prometheusComponent } from './monitoring/components.ts';
+import { diskCheck, javaCheck, mavenCheck, memoryCheck, monitoringChecks, portChecks, pythonCheck } from './doctor.ts';
 import { localPaths } from './paths.ts';
 import { newPassword, readStackState, removeStackState, writeStackState, type LocalStackState } from './stack-state.ts';
 import { startComponentStep, stopComponentStep } from './steps/start-component.ts';
@@ -32,12 +37,15 @@ async function findClickHouseBinary(configured: string | undefined): Promise<str
 export function createLocalTarget(ctx: TargetContext): Target {
   const paths = localPaths(ctx.home, ctx.env);
   const cfg = ctx.config.local;
+  const monitoring = ctx.config.monitoring;
   const startedThisRun: LocalComponent[] = [];
 
   /** The stack state: the stored one when a stack exists (ports and password stay stable), else a new one. */
   async function state(create: boolean): Promise<LocalStackState | undefined> {
     const existing = await readStackState(paths.stackFile);
-    if (existing || !create) return existing;
+    // A stack made before a port was added to the config gets that port from the config.
+    if (existing) return { ...existing, ports: { ...cfg.ports, ...existing.ports } };
+    if (!create) return undefined;
     const binary = cfg.clickhouse.mode === 'embedded' ? undefined : await findClickHouseBinary(cfg.clickhouse.binary);
     if (cfg.clickhouse.mode === 'server' && !binary) {
       throw new SpeedlayerError('local.clickhouse.mode is "server" but no clickhouse binary was found', {
@@ -48,7 +56,14 @@ export function createLocalTarget(ctx: TargetContext): Target {
       target: 'local',
       createdAt: new Date().toISOString(),
       ports: cfg.ports,
-      clickhouse: { mode: binary ? 'server' : 'embedded', user: 'default', password: newPassword(), ...(binary ? { binary } : {}) },
+      clickhouse: {
+        mode: binary ? 'server' : 'embedded',
+        user: pipeline.clickhouse.writerUser,
+        password: newPassword(),
+        dashboardUser: pipeline.clickhouse.dashboardUser,
+        dashboardPassword: newPassword(),
+        ...(binary ? { binary } : {}),
+      },
     };
   }
 
@@ -60,7 +75,11 @@ export function createLocalTarget(ctx: TargetContext): Target {
         username: s.clickhouse.user,
         password: s.clickhouse.password,
         database: pipeline.clickhouse.database,
+        ...(s.clickhouse.dashboardUser && s.clickhouse.dashboardPassword
+          ? { dashboard: { username: s.clickhouse.dashboardUser, password: s.clickhouse.dashboardPassword } }
+          : {}),
       },
+      ...(monitoring.enabled ? { alertmanager: { url: `http://127.0.0.1:${s.ports.alertmanager}` }, prometheus: { url: `http://127.0.0.1:${s.ports.prometheus}` } } : {}),
     };
   }
 
@@ -81,11 +100,35 @@ export function createLocalTarget(ctx: TargetContext): Target {
         checkpointDir: paths.checkpointDir,
         progressFile: paths.sparkProgressFile,
         uiPort: s.ports.sparkUi,
+        metricsPort: s.ports.jobMetrics,
         driverMemoryMb: cfg.spark.driverMemoryMb,
         cores: cfg.spark.cores,
+        restartPolicy: {
+          maxRestarts: cfg.spark.restart.maxRestarts,
+          initialBackoffMs: cfg.spark.restart.initialBackoffSeconds * 1000,
+          maxBackoffMs: cfg.spark.restart.maxBackoffSeconds * 1000,
+          stableAfterMs: cfg.spark.restart.stableAfterSeconds * 1000,
+        },
         endpoints: async () => endpointsOf(s),
       }),
+      exporter: exporterComponent({
+        dir: paths.monitoringDir,
+        ports: s.ports,
+        monitoring,
+        sparkDir: paths.sparkDir,
+        progressFile: paths.sparkProgressFile,
+        clickhouseDataDir: paths.clickhouseDir,
+        notificationsFile: paths.notificationsFile,
+        endpoints: async () => endpointsOf(s),
+      }),
+      prometheus: prometheusComponent({ dir: path.join(paths.monitoringDir, 'prometheus'), ports: s.ports, monitoring }),
+      alertmanager: alertmanagerComponent({ dir: path.join(paths.monitoringDir, 'alertmanager'), ports: s.ports, monitoring }),
     };
+  }
+
+  /** The monitoring components, in start order (none when monitoring.enabled is false). */
+  function monitoringOf(c: ReturnType<typeof components>): LocalComponent[] {
+    return monitoring.enabled ? [c.exporter, c.alertmanager, c.prometheus] : [];
   }
 
   async function doctorFor(s: LocalStackState): Promise<DoctorCheck[]> {
@@ -93,7 +136,8 @@ export function createLocalTarget(ctx: TargetContext): Target {
     const checks = [await javaCheck(), await mavenCheck()];
     if (s.clickhouse.mode === 'embedded') checks.push(await pythonCheck());
     const portKeys = Object.fromEntries(Object.entries(s.ports).map(([key, port]) => [port, key]));
-    checks.push(...(await portChecks([c.kafka, c.clickhouse, c.sparkJob], portKeys)));
+    if (monitoring.enabled) checks.push(...(await monitoringChecks()));
+    checks.push(...(await portChecks([c.kafka, c.clickhouse, c.sparkJob, ...monitoringOf(c)], portKeys)));
     checks.push(await diskCheck(paths.home), memoryCheck(cfg.kafka.heapMb + cfg.spark.driverMemoryMb + 1536));
     return checks;
   }
@@ -129,6 +173,7 @@ export function createLocalTarget(ctx: TargetContext): Target {
         startComponentStep(c.clickhouse, { label: `Start ClickHouse (${s.clickhouse.mode})`, onStarted }),
         createKafkaTopicsStep(endpoints),
         applyClickHouseSchemaStep(endpoints, ctx.config.retentionDays),
+        ...monitoringOf(c).map((m) => startComponentStep(m, { label: `Start ${m.name} (monitoring)`, onStarted })),
       ];
     },
 
@@ -165,6 +210,9 @@ export function createLocalTarget(ctx: TargetContext): Target {
       const steps: Step[] = [];
       if (s) {
         const c = components(s);
+        // Monitoring first: its alerts about the stopping stack would only be noise. Stopped even
+        // when monitoring.enabled was turned off after they started.
+        for (const m of [c.prometheus, c.alertmanager, c.exporter]) steps.push(stopComponentStep(m, `Stop ${m.name}`));
         steps.push(stopComponentStep(c.sparkJob, 'Stop the streaming job'), stopComponentStep(c.clickhouse, 'Stop ClickHouse'), stopComponentStep(c.kafka, 'Stop Kafka'));
       }
       if (opts.purge) {
@@ -186,7 +234,8 @@ export function createLocalTarget(ctx: TargetContext): Target {
       const s = await state(false);
       if (!s) return [];
       const out: ComponentState[] = [];
-      for (const comp of Object.values(components(s))) {
+      const c = components(s);
+      for (const comp of [c.kafka, c.clickhouse, c.sparkJob, ...monitoringOf(c)]) {
         const rec = await comp.process.running();
         out.push({
           name: comp.name,
@@ -194,7 +243,7 @@ export function createLocalTarget(ctx: TargetContext): Target {
           pid: rec?.pid,
           ports: comp.ports(),
           version: rec ? await comp.version().catch(() => undefined) : undefined,
-          detail: rec ? undefined : [await comp.whyDown?.(), `log: ${comp.process.logFile}`].filter(Boolean).join('; '),
+          detail: rec ? await comp.whileUp?.() : [await comp.whyDown?.(), `log: ${comp.process.logFile}`].filter(Boolean).join('; '),
         });
       }
       return out;
@@ -204,8 +253,52 @@ export function createLocalTarget(ctx: TargetContext): Target {
       return readJobProgress(paths.sparkProgressFile);
     },
 
+    async logFiles() {
+      const s = await state(false);
+      if (!s) return {};
+      const c = components(s);
+      return Object.fromEntries([c.kafka, c.clickhouse, c.sparkJob, ...monitoringOf(c)].map((comp) => [comp.name, comp.process.logFile]));
+    },
+
+    async alertNotifications() {
+      const text = await readFile(paths.notificationsFile, 'utf8').catch(() => '');
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as WebhookNotification);
+    },
+
     async isUp() {
       return (await readStackState(paths.stackFile)) !== undefined;
+    },
+
+    async checkpointReset() {
+      const s = await state(false);
+      if (!s) throw new SpeedlayerError('the local stack is not up', { fix: "Run 'speedlayer up' first." });
+      const cp = await readCheckpoint(paths.checkpointDir);
+      const eventsTopic = pipeline.kafka.topics.events.name;
+      const offsets = await partitionOffsets(endpointsOf(s).kafka, eventsTopic);
+      const inKafka = recordsBetween(undefined, offsets);
+      const unprocessed = cp?.offsets ? recordsBetween(cp.offsets[eventsTopic], offsets) : inKafka;
+      const retentionH = Number(pipeline.kafka.topics.events.config['retention.ms']) / 3_600_000;
+      const description = [
+        cp
+          ? `The job's checkpoint ${cp.path} ${cp.lastBatch === undefined ? 'has no batch yet' : `ends at batch ${cp.lastBatch}`}${cp.unreadable ? ` (unreadable: ${cp.unreadable})` : ''}.`
+          : `There is no checkpoint at ${paths.checkpointDir}.`,
+        `Resetting it discards the job's state: open sessions, the tiers built from purchases, the event ids it deduplicates by.`,
+        `The new job starts from the earliest offsets Kafka still holds: ${inKafka.toLocaleString('en-US')} records of ${eventsTopic} will be read again`,
+        `(${(inKafka - unprocessed).toLocaleString('en-US')} already processed, ${unprocessed.toLocaleString('en-US')} not yet). Replayed records are stored again:`,
+        `events keeps one row per event_id once ClickHouse merges, but sessions, late_events, dead_letters and the per-minute rollups count them twice.`,
+        `Purchases older than Kafka's retention (${retentionH} h) are gone from the tiers. The old checkpoint is kept, moved aside.`,
+      ].join('\n');
+      return {
+        description,
+        async reset() {
+          await components(s).sparkJob.process.stop();
+          if (!cp) return 'no checkpoint to discard';
+          return `checkpoint moved to ${await discardCheckpoint(paths.checkpointDir)}`;
+        },
+      };
     },
   };
 }

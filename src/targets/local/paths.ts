@@ -12,6 +12,8 @@ export interface LocalPaths {
   sparkDir: string;
   checkpointDir: string;
   sparkProgressFile: string;
+  monitoringDir: string;
+  notificationsFile: string;
 }
 
 export function localPaths(home: string, env: NodeJS.ProcessEnv = process.env): LocalPaths {
@@ -27,6 +29,9 @@ export function localPaths(home: string, env: NodeJS.ProcessEnv = process.env): 
     sparkDir: path.join(stateDir, 'spark'),
     checkpointDir: path.join(stateDir, 'spark', 'checkpoints'),
     sparkProgressFile: path.join(stateDir, 'spark', 'progress.json'),
+    monitoringDir: path.join(stateDir, 'monitoring'),
+    // Every notification Alertmanager sent (JSON lines): where `speedlayer alerts` finds resolved alerts.
+    notificationsFile: path.join(stateDir, 'monitoring', 'notifications.jsonl'),
   };
 }
 

@@ -8,7 +8,16 @@ export interface LocalStackState {
   target: 'local';
   createdAt: string;
   ports: LocalConfig['ports'];
-  clickhouse: { mode: 'server' | 'embedded'; user: string; password: string; binary?: string };
+  clickhouse: {
+    mode: 'server' | 'embedded';
+    /** The writer (the job, migrations). */
+    user: string;
+    password: string;
+    /** The read-only dashboard user; absent in states written before it existed. */
+    dashboardUser?: string;
+    dashboardPassword?: string;
+    binary?: string;
+  };
 }
 
 export async function readStackState(file: string): Promise<LocalStackState | undefined> {

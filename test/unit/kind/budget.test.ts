@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MEMORY_LIMIT_MIB, manifestMemory, quantityToMiB, sparkSizeToMiB } from '../../../src/targets/kind/budget.ts';
+import { CPU_LIMIT_MILLICORES, MEMORY_LIMIT_MIB, cpuToMillicores, manifestPods, quantityToMiB, sparkSizeToMiB } from '../../../src/targets/kind/budget.ts';
 import { CHANGED_KIND_CONFIG, kindTarget } from './support/targets.ts';
 
 describe('memory budget (requirement 4.5: ≤ 9.5 GB)', () => {
@@ -19,16 +19,41 @@ describe('memory budget (requirement 4.5: ≤ 9.5 GB)', () => {
     const changed = (await kindTarget(CHANGED_KIND_CONFIG).plan()).memory_budget;
     const executors = changed.items.find((i) => i.name.startsWith('Spark executors'))!;
     expect(executors.name).toContain('×3');
-    expect(executors.limit_mib).toBe(3 * (768 + 384));
+    expect(executors.limit_mib).toBe(3 * (768 + 640));
     expect(changed.items.find((i) => i.name.startsWith('ClickHouse clickhouse'))!.limit_mib).toBe(2048);
   });
 
   it('a pod without a memory limit is an error, not a silent zero', () => {
     const pool = { apiVersion: 'kafka.strimzi.io/v1', kind: 'KafkaNodePool', metadata: { name: 'p' }, spec: { replicas: 1, resources: { requests: { memory: '1Gi' } } } };
-    expect(() => manifestMemory(pool)).toThrow(/no memory limit/);
+    expect(() => manifestPods(pool)).toThrow(/no memory limit/);
+    const noCpu = { ...pool, spec: { replicas: 1, resources: { limits: { memory: '1Gi' } } } };
+    expect(() => manifestPods(noCpu)).toThrow(/no CPU request/);
+  });
+
+  it('default stack: CPU requests fit the 4 CPUs docs/kind.md gives Docker Desktop, with at least 15% to spare', async () => {
+    const plan = await kindTarget().plan();
+    const c = plan.cpu_budget;
+    expect(c.limit_millicores).toBe(CPU_LIMIT_MILLICORES);
+    expect(c.total_millicores).toBe(c.items.reduce((n, i) => n + i.request_millicores, 0));
+    expect(c.items.map((i) => i.name)).toEqual(plan.memory_budget.items.map((i) => i.name));
+    expect(c.total_millicores / c.limit_millicores).toBeLessThanOrEqual(0.85);
+    const byName = Object.fromEntries(c.items.map((i) => [i.name.replace(/ ×\d+$/, ''), i]));
+    expect(byName['Spark driver']!.request_millicores).toBe(500);
+    expect(byName['Spark executors (max dynamic allocation)']!.request_millicores).toBe(2 * 500);
+  });
+
+  it('sizes the submitting controller and the executors as argued in manifests/ and config.ts', async () => {
+    const b = (await kindTarget().plan()).memory_budget;
+    const byName = Object.fromEntries(b.items.map((i) => [i.name.replace(/ ×\d+$/, ''), i]));
+    expect(byName['Spark Operator controller']!.limit_mib).toBeGreaterThanOrEqual(512);
+    expect(byName['Spark executors (max dynamic allocation)']!.limit_mib).toBe(2 * (896 + 640));
+    expect(byName['ClickHouse clickhouse']!.limit_mib).toBe(1280);
   });
 
   it('reads Kubernetes quantities and Spark sizes', () => {
+    expect(cpuToMillicores('500m')).toBe(500);
+    expect(cpuToMillicores('1')).toBe(1000);
+    expect(cpuToMillicores(0.25)).toBe(250);
     expect(quantityToMiB('1536Mi')).toBe(1536);
     expect(quantityToMiB('2Gi')).toBe(2048);
     expect(quantityToMiB('1G')).toBeCloseTo(953.67, 1);

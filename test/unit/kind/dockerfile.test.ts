@@ -8,10 +8,11 @@ import { POD_PATHS } from '../../../src/targets/kind/names.ts';
 const dockerfile = readFileSync(path.join(PROJECT_ROOT, 'spark', 'Dockerfile'), 'utf8');
 
 describe('spark/Dockerfile', () => {
-  it('is multi-stage: a Maven build stage, then apache/spark:4.0.4', () => {
+  it('is multi-stage: a Maven build stage, then apache/spark:4.0.4 pinned by digest', () => {
     const froms = [...dockerfile.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1]);
     expect(froms[0]).toMatch(/^maven:/);
-    expect(froms.at(-1)).toBe('apache/spark:4.0.4');
+    // The digest the Spark Operator 2.5.2 Dockerfile pins for its own base image.
+    expect(froms.at(-1)).toMatch(/^apache\/spark:4\.0\.4@sha256:[0-9a-f]{64}$/);
   });
   it('puts the jar and the JMX agent where the SparkApplication expects them', () => {
     expect(dockerfile).toContain(POD_PATHS.jobJar);

@@ -29,7 +29,7 @@ describe('up --target kind --plan', () => {
   it('the first step is preflight, which only reads (docker info, tool versions)', async () => {
     const [first] = (await kindTarget().plan()).steps;
     expect(first!.name).toMatch(/^Preflight/);
-    expect(first!.commands.map((c) => c.slice(0, 2).join(' '))).toEqual(['docker info', 'kind version', 'helm version', 'kubectl version']);
+    expect(first!.commands.map((c) => c.slice(0, 2).join(' '))).toEqual(['docker info', 'kind version', 'helm version']);
     expect(first!.manifests).toEqual([]);
   });
 
@@ -43,8 +43,10 @@ describe('up --target kind --plan', () => {
     const plan = await kindTarget().plan();
     const text = formatPlan(plan);
     expect(text).toMatch(/^1\. Preflight/);
-    expect(text).toMatch(/Spark executors \(max dynamic allocation\) ×2 +2560 +2560/);
+    expect(text).toMatch(/Spark executors \(max dynamic allocation\) ×2 +3072 +3072/);
     expect(text).toMatch(/\nbudget +9728\n/);
-    expect(text).toMatch(new RegExp(`\\nheadroom +${plan.memory_budget.limit_mib - plan.memory_budget.total_mib}$`));
+    expect(text).toMatch(new RegExp(`\\nheadroom +${plan.memory_budget.limit_mib - plan.memory_budget.total_mib}\\n`));
+    expect(text).toMatch(/CPU budget \(millicores\)[\s\S]*Spark executors \(max dynamic allocation\) ×2 +1000 +none/);
+    expect(text).toMatch(new RegExp(`\\nheadroom +${plan.cpu_budget.limit_millicores - plan.cpu_budget.total_millicores} *$`));
   });
 });

@@ -18,6 +18,7 @@ const fake: KubeApi = {
   get: async (_a, kind) => recorded[kind],
   list: async (_a, _k, _ns, selector) => (selector?.includes('role=driver') ? [driver] : []),
   remove: async () => false,
+  removeFinalizers: async () => {},
   podLogTail: async () => '',
   execRead: async () => JSON.stringify({ batchId: 41, timestamp: '2026-11-26T00:00:00.000Z', numInputRows: 20000, inputRowsPerSecond: 10000, processedRowsPerSecond: 12000, durationMs: { triggerExecution: 1650 } }),
   nodeMemory: async () => [{ name: 'speedlayer-control-plane', allocatableMiB: 11900, requestsMiB: 8000, limitsMiB: 8896 }],

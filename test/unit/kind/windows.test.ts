@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { helmValuesMemory } from '../../../src/targets/kind/budget.ts';
+import { helmValuesPods } from '../../../src/targets/kind/budget.ts';
 import { findExecutable, lines } from '../../../src/targets/kind/exec.ts';
 import { readValues } from '../../../src/targets/kind/render/helm.ts';
 import { parseVersion } from '../../../src/targets/kind/steps/preflight.ts';
@@ -49,10 +49,11 @@ describe('the plan with Windows path semantics (path.win32)', async () => {
     const source = nodePath.resolve(import.meta.dirname, '..', '..', '..', 'manifests', 'spark-operator-values.yaml');
     const crlf = nodePath.join(dir, 'values.yaml');
     writeFileSync(crlf, readFileSync(source, 'utf8').replace(/\r?\n/g, '\r\n'));
-    expect(helmValuesMemory('spark-operator', readValues(crlf))).toEqual(helmValuesMemory('spark-operator', readValues(source)));
+    expect(helmValuesPods('spark-operator', readValues(crlf))).toEqual(helmValuesPods('spark-operator', readValues(source)));
   });
 
   it('the budget is the same as on Linux', async () => {
     expect(plan.memory_budget).toEqual((await kindTarget().plan()).memory_budget);
+    expect(plan.cpu_budget).toEqual((await kindTarget().plan()).cpu_budget);
   });
 });

@@ -6,7 +6,7 @@ import { MANAGED_BY, type Manifest } from './manifest.ts';
  * The kind cluster config (kind.x-k8s.io/v1alpha4): one node, host ports bound to 127.0.0.1 only
  * (Windows Firewall never asks, nothing is exposed on the LAN).
  */
-export function renderKindClusterConfig(config: KindConfig, nodeImage: string): Record<string, unknown> {
+export function renderKindClusterConfig(config: KindConfig, nodeImage: string | undefined): Record<string, unknown> {
   const map = (containerPort: number, hostPort: number) => ({
     containerPort,
     hostPort,
@@ -20,7 +20,7 @@ export function renderKindClusterConfig(config: KindConfig, nodeImage: string): 
     nodes: [
       {
         role: 'control-plane',
-        image: nodeImage,
+        ...(nodeImage ? { image: nodeImage } : {}),
         labels: { 'speedlayer.dev/node': 'true' },
         extraPortMappings: [
           map(NODE_PORTS.clickhouseHttp, config.ports.clickhouseHttp),

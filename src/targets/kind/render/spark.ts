@@ -92,6 +92,10 @@ export function renderSparkApplication(config: KindConfig, image: string): Manif
         'spark.sql.streaming.metricsEnabled': 'true',
         'spark.kubernetes.executor.deleteOnTermination': 'true',
         'spark.sql.session.timeZone': 'UTC',
+        // Without a bound each state store instance keeps its own block cache and memtables
+        // (RocksDB's 64 MiB write buffers), outside the heap and outside memoryOverhead's sizing.
+        'spark.sql.streaming.stateStore.rocksdb.boundedMemoryUsage': 'true',
+        'spark.sql.streaming.stateStore.rocksdb.maxMemoryUsageMB': String(r.rocksdbMemoryMiB),
       },
       restartPolicy: {
         type: 'OnFailure',
@@ -111,8 +115,9 @@ export function renderSparkApplication(config: KindConfig, image: string): Manif
       volumes: [{ name: 'checkpoints', persistentVolumeClaim: { claimName: NAMES.checkpointPvc } }],
       driver: {
         cores: 1,
+        coreRequest: `${r.sparkCpuRequestMillicores}m`,
         memory: `${r.sparkDriverMiB}m`,
-        memoryOverhead: `${r.sparkOverheadMiB}m`,
+        memoryOverhead: `${r.sparkDriverOverheadMiB}m`,
         serviceAccount: NAMES.sparkServiceAccount,
         labels: { ...DRIVER_LABELS },
         env: passwordEnv,
@@ -121,9 +126,10 @@ export function renderSparkApplication(config: KindConfig, image: string): Manif
       },
       executor: {
         cores: s.executorCores,
+        coreRequest: `${r.sparkCpuRequestMillicores}m`,
         instances: initialExecutors,
         memory: `${r.sparkExecutorMiB}m`,
-        memoryOverhead: `${r.sparkOverheadMiB}m`,
+        memoryOverhead: `${r.sparkExecutorOverheadMiB}m`,
         labels: { ...EXECUTOR_LABELS },
         env: passwordEnv,
         volumeMounts: checkpointMount,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { KindEnv, KindStep } from '../context.ts';
 import { kindStep } from '../context.ts';
-import { PASSWORD_PLACEHOLDER, renderClickHouseSecret } from '../render/clickhouse.ts';
+import { PASSWORD_PLACEHOLDER, renderClickHouseSecret, SECRET_KEYS } from '../render/clickhouse.ts';
 import { manifestId, type Manifest } from '../render/manifest.ts';
 import { NAMES } from '../names.ts';
 
@@ -16,19 +16,25 @@ export function applyManifestsStep(k: KindEnv, name: string, manifests: Manifest
   });
 }
 
-/** Reads the ClickHouse password from the Secret (base64 in `data`). */
-export async function readClickHousePassword(k: KindEnv): Promise<string | undefined> {
+/** Reads a ClickHouse password from the Secret (base64 in `data`): the writer's, or the dashboard user's. */
+export async function readClickHousePassword(k: KindEnv, key: string = SECRET_KEYS.password): Promise<string | undefined> {
   const secret = await k.kube().get('v1', 'Secret', k.config.namespace, NAMES.clickhouseSecret);
-  const b64 = (secret as { data?: Record<string, string> } | undefined)?.data?.password;
+  const b64 = (secret as { data?: Record<string, string> } | undefined)?.data?.[key];
   return b64 ? Buffer.from(b64, 'base64').toString('utf8') : undefined;
 }
 
-/** A generated password, kept across `up` runs: an existing Secret is never overwritten. */
+/**
+ * Generated passwords (writer, dashboard), kept across `up` runs: an existing password is never
+ * overwritten; a Secret from before the dashboard user gets that one password added.
+ */
 export function clickHouseSecretStep(k: KindEnv): KindStep {
   const planned = renderClickHouseSecret(k.config, PASSWORD_PLACEHOLDER);
   return kindStep('ClickHouse credentials (Secret)', { manifests: [planned] }, async () => {
-    if (await readClickHousePassword(k)) return 'exists, kept';
-    await k.kube().apply(renderClickHouseSecret(k.config, randomBytes(18).toString('base64url')));
-    return 'generated';
+    const writer = await readClickHousePassword(k);
+    const dashboard = await readClickHousePassword(k, SECRET_KEYS.dashboardPassword);
+    if (writer && dashboard) return 'exists, kept';
+    const generate = () => randomBytes(18).toString('base64url');
+    await k.kube().apply(renderClickHouseSecret(k.config, writer ?? generate(), dashboard ?? generate()));
+    return writer ? 'dashboard password added' : 'generated';
   });
 }

@@ -36,7 +36,7 @@ export function createKindClusterStep(k: KindEnv, found: { kindVersion?: string;
     const file = kindConfigPath(k);
     // LF line endings and no BOM: kind parses it on every platform.
     await writeFile(file, YAML.stringify(renderKindClusterConfig(k.config, image)), 'utf8');
-    ctx.status.update(`node image ${image.split('@')[0]}`);
+    ctx.status.update(`node image ${image ? image.split('@')[0] : "kind's default"}`);
     try {
       await k.runner.run(createClusterCommand(k), { timeoutMs: 15 * 60_000 });
     } finally {
@@ -44,7 +44,7 @@ export function createKindClusterStep(k: KindEnv, found: { kindVersion?: string;
     }
     await mkdir(k.pathApi.dirname(createdMarkerPath(k)), { recursive: true });
     await writeFile(createdMarkerPath(k), `${new Date().toISOString()}\n`, 'utf8');
-    return image.split('@')[0];
+    return image ? image.split('@')[0] : "kind's default node image";
   });
 }
 

@@ -10,14 +10,12 @@ export const PREFLIGHT_COMMANDS = {
   docker: ['docker', 'info', '--format', '{{json .}}'],
   kind: ['kind', 'version'],
   helm: ['helm', 'version', '--short'],
-  kubectl: ['kubectl', 'version', '--client', '-o', 'json'],
   kindClusters: ['kind', 'get', 'clusters'],
 } as const;
 
 const INSTALL_HINT: Record<string, string> = {
   kind: 'Install kind: winget install Kubernetes.kind (or choco install kind); on macOS/Linux see kind.sigs.k8s.io.',
   helm: 'Install Helm: winget install Helm.Helm (or choco install kubernetes-helm).',
-  kubectl: 'Install kubectl: winget install Kubernetes.kubectl (Docker Desktop also ships one).',
   docker: 'Install Docker Desktop (winget install Docker.DockerDesktop) and start it.',
 };
 
@@ -26,6 +24,16 @@ export interface DockerInfo {
   serverVersion: string;
   operatingSystem: string;
   cpus: number;
+  /** "1" or "2" (empty when the engine does not say). */
+  cgroupVersion: string;
+  /** true: Docker Desktop's "Use containerd for pulling and storing images". */
+  containerdImageStore: boolean;
+}
+
+/** What the stack reserves: the budgets' totals (memory limits, CPU requests). */
+export interface StackNeeds {
+  memoryMiB: number;
+  cpuMillicores: number;
 }
 
 /** The figures preflight needs from `docker info --format '{{json .}}'`. */
@@ -36,10 +44,13 @@ export function parseDockerInfo(stdout: string): DockerInfo {
     serverVersion: String(info.ServerVersion ?? ''),
     operatingSystem: String(info.OperatingSystem ?? ''),
     cpus: Number(info.NCPU ?? 0),
+    cgroupVersion: String(info.CgroupVersion ?? ''),
+    // The containerd store reports its snapshotter: DriverStatus [["driver-type", "io.containerd.snapshotter.v1"]].
+    containerdImageStore: JSON.stringify(info.DriverStatus ?? []).includes('io.containerd.snapshotter'),
   };
 }
 
-/** First "x.y.z" in a tool's version output (kind v0.32.0 go1.24..., v3.19.0+g..., JSON for kubectl). */
+/** First "x.y.z" in a tool's version output (kind v0.32.0 go1.24..., v3.19.0+g..., or kubectl-style JSON). */
 export function parseVersion(stdout: string): string | undefined {
   try {
     const json = JSON.parse(stdout) as { clientVersion?: { gitVersion?: string } };
@@ -51,20 +62,42 @@ export function parseVersion(stdout: string): string | undefined {
 }
 
 /** The kindest/node image built for the installed kind release (config may override it). */
-export function nodeImageFor(kindVersion: string | undefined, override?: string): string {
+export function nodeImageFor(kindVersion: string | undefined, override?: string): string | undefined {
   if (override) return override;
   const minor = kindVersion ? kindVersion.split('.').slice(0, 2).join('.') : DEFAULT_KIND_MINOR;
-  return KIND_NODE_IMAGES[minor] ?? KIND_NODE_IMAGES[DEFAULT_KIND_MINOR]!;
+  // A kind release not in the table: its own default image (undefined: no `image:` in the config).
+  return KIND_NODE_IMAGES[minor];
 }
 
 export function wslMemoryFix(neededMiB: number, platform: NodeJS.Platform): string {
   const gb = Math.ceil((neededMiB + 2048) / 1024);
-  if (platform !== 'win32') return `Give Docker Desktop at least ${gb} GB: Settings → Resources → Memory.`;
+  if (platform !== 'win32') return `Give Docker Desktop at least ${gb} GB: Settings → Resources → Advanced → Memory limit, then Apply & restart.`;
   return [
     `Docker Desktop (WSL 2 backend) gets its memory from %UserProfile%\\.wslconfig. Give it at least ${gb} GB:`,
     '  [wsl2]',
     `  memory=${gb}GB`,
     "then run 'wsl --shutdown' in PowerShell and start Docker Desktop again (docs/kind.md, step 1).",
+  ].join('\n');
+}
+
+export function wslCpuFix(neededMillicores: number, platform: NodeJS.Platform): string {
+  const cpus = Math.max(4, Math.ceil(neededMillicores / 1000));
+  if (platform !== 'win32') return `Give Docker Desktop at least ${cpus} CPUs: Settings → Resources → Advanced → CPU limit, then Apply & restart.`;
+  return [
+    `Docker Desktop (WSL 2 backend) gets its CPUs from %UserProfile%\\.wslconfig. Give it at least ${cpus}:`,
+    '  [wsl2]',
+    `  processors=${cpus}`,
+    "then run 'wsl --shutdown' in PowerShell and start Docker Desktop again (docs/kind.md, step 1).",
+  ].join('\n');
+}
+
+export function cgroupV2Fix(platform: NodeJS.Platform): string {
+  if (platform !== 'win32') return 'Update Docker Desktop (4.x runs its VM with cgroup v2), or on Linux boot with systemd.unified_cgroup_hierarchy=1.';
+  return [
+    'Kubernetes 1.35+ kubelets need cgroup v2. Update WSL and Docker Desktop (`wsl --update`), and in %UserProfile%\\.wslconfig set:',
+    '  [wsl2]',
+    '  kernelCommandLine = cgroup_no_v1=all',
+    "then run 'wsl --shutdown' in PowerShell and start Docker Desktop again.",
   ].join('\n');
 }
 
@@ -86,7 +119,7 @@ export interface PreflightResult {
  * Read-only checks, in the order that matters: the Docker engine first (nothing else can work
  * without it), then the tools, memory and host ports. Nothing is created or changed here.
  */
-export async function runPreflightChecks(k: KindEnv, neededMiB: number): Promise<PreflightResult> {
+export async function runPreflightChecks(k: KindEnv, needs: StackNeeds): Promise<PreflightResult> {
   const checks: DoctorCheck[] = [];
   const ok = (name: string, found: string) => checks.push({ name, ok: true, found });
   const bad = (name: string, found: string, fix: string) => checks.push({ name, ok: false, found, fix });
@@ -113,15 +146,28 @@ export async function runPreflightChecks(k: KindEnv, neededMiB: number): Promise
     if (!versionAtLeast(docker.serverVersion, MIN_VERSIONS.docker)) {
       bad('Docker version', docker.serverVersion, `Update Docker Desktop (engine ${MIN_VERSIONS.docker} or newer).`);
     }
-    if (docker.memMiB < neededMiB) {
-      bad('Docker memory', `${docker.memMiB} MiB < ${neededMiB} MiB the stack needs`, wslMemoryFix(neededMiB, k.platform));
+    if (docker.memMiB < needs.memoryMiB) {
+      bad('Docker memory', `${docker.memMiB} MiB < ${needs.memoryMiB} MiB the stack's pods may use (memory_budget)`, wslMemoryFix(needs.memoryMiB, k.platform));
     } else {
-      ok('Docker memory', `${docker.memMiB} MiB ≥ ${neededMiB} MiB`);
+      ok('Docker memory', `${docker.memMiB} MiB ≥ ${needs.memoryMiB} MiB`);
     }
+    if (docker.cpus * 1000 < needs.cpuMillicores) {
+      bad('Docker CPUs', `${docker.cpus} CPUs < ${needs.cpuMillicores}m the stack's pods request (cpu_budget): some would never be scheduled`, wslCpuFix(needs.cpuMillicores, k.platform));
+    } else {
+      ok('Docker CPUs', `${docker.cpus} CPUs ≥ ${needs.cpuMillicores}m requested`);
+    }
+    if (docker.cgroupVersion === '1') {
+      bad('cgroup version', 'v1: the Kubernetes 1.36 kubelet in the node refuses to start', cgroupV2Fix(k.platform));
+    } else {
+      ok('cgroup version', docker.cgroupVersion ? `v${docker.cgroupVersion}` : 'not reported (assumed v2)');
+    }
+    if (docker.containerdImageStore) ok('image store', 'containerd (the job image reaches the node by docker save + kind load image-archive)');
+    else ok('image store', 'classic (overlay2)');
   }
 
   let kindVersion: string | undefined;
-  const tools = isKind ? (['kind', 'helm', 'kubectl'] as const) : (['helm', 'kubectl'] as const);
+  // kubectl is not among them: the CLI talks to the API server itself (@kubernetes/client-node).
+  const tools = isKind ? (['kind', 'helm'] as const) : (['helm'] as const);
   for (const tool of tools) {
     if (!(await findExecutable(tool, k.env, k.platform, k.pathApi))) {
       bad(tool, 'not found on PATH', INSTALL_HINT[tool]!);
@@ -163,11 +209,11 @@ export function preflightError(failed: DoctorCheck[]): SpeedlayerError {
 }
 
 /** Fails before anything changes; remembers the kind version for the node image. */
-export function preflightStep(k: KindEnv, neededMiB: number, found: { kindVersion?: string; clusterExists?: boolean }): KindStep {
+export function preflightStep(k: KindEnv, needs: StackNeeds, found: { kindVersion?: string; clusterExists?: boolean }): KindStep {
   const commands = [PREFLIGHT_COMMANDS.docker, ...(k.cluster.usesKindCli ? [PREFLIGHT_COMMANDS.kind] : []),
-    PREFLIGHT_COMMANDS.helm, PREFLIGHT_COMMANDS.kubectl].map((c) => [...c]);
-  return kindStep('Preflight: Docker, kind, helm, kubectl, memory, ports', { commands }, async (ctx) => {
-    const result = await runPreflightChecks(k, neededMiB);
+    PREFLIGHT_COMMANDS.helm].map((c) => [...c]);
+  return kindStep('Preflight: Docker (memory, CPUs, cgroup v2), kind, helm, ports', { commands }, async (ctx) => {
+    const result = await runPreflightChecks(k, needs);
     for (const c of result.checks) ctx.status.debug(`${c.ok ? 'ok ' : 'BAD'} ${c.name}: ${c.found}`);
     const failed = result.checks.filter((c) => !c.ok);
     if (failed.length) throw preflightError(failed);

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { SpeedlayerError } from '../../../base/errors.ts';
+import type { DashboardProfile } from '../../../contract/index.ts';
 
 /**
  * The embedded ClickHouse of the local target: the ClickHouse engine (chDB, a Python package) behind
@@ -267,6 +268,8 @@ export interface EmbeddedClickHouseOptions {
   dataDir: string;
   user: string;
   password: string;
+  /** A read-only user with the dashboard profile, served by its own engine handles. */
+  dashboard?: { user: string; password: string; profile: DashboardProfile; cacheMs?: number };
   /** One log line per request. */
   verbose?: boolean;
   /** Environment to start from (default: process.env). */
@@ -274,8 +277,8 @@ export interface EmbeddedClickHouseOptions {
 }
 
 /**
- * The command line that starts the embedded ClickHouse (for the supervisor). The password travels in
- * the environment (SPEEDLAYER_CLICKHOUSE_PASSWORD), not in the arguments, so it shows neither in `ps`
+ * The command line that starts the embedded ClickHouse (for the supervisor). The passwords travel in
+ * the environment (SPEEDLAYER_CLICKHOUSE_PASSWORD, SPEEDLAYER_CLICKHOUSE_DASHBOARD_PASSWORD), not in the arguments, so it shows neither in `ps`
  * nor in the supervisor's pid file.
  */
 export function embeddedClickHouseCommand(opts: EmbeddedClickHouseOptions): {
@@ -294,6 +297,10 @@ export function embeddedClickHouseCommand(opts: EmbeddedClickHouseOptions): {
     '--user',
     opts.user,
   ];
+  if (opts.dashboard) {
+    args.push('--dashboard-user', opts.dashboard.user, '--dashboard-profile', JSON.stringify(opts.dashboard.profile));
+    if (opts.dashboard.cacheMs) args.push('--dashboard-cache-ms', String(opts.dashboard.cacheMs));
+  }
   if (opts.verbose) args.push('--verbose');
   return {
     command: opts.python,
@@ -301,6 +308,7 @@ export function embeddedClickHouseCommand(opts: EmbeddedClickHouseOptions): {
     env: {
       ...(opts.env ?? process.env),
       SPEEDLAYER_CLICKHOUSE_PASSWORD: opts.password,
+      ...(opts.dashboard ? { SPEEDLAYER_CLICKHOUSE_DASHBOARD_PASSWORD: opts.dashboard.password } : {}),
       PYTHONUNBUFFERED: '1',
       PYTHONDONTWRITEBYTECODE: '1',
       TZ: 'UTC',

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { clickhouseClient, clickhouseVersion } from '../../../clients/clickhouse.ts';
 import type { LocalConfig } from '../../../config/schema.ts';
+import { pipeline, type DashboardProfile } from '../../../contract/index.ts';
 import { embeddedClickHouseCommand, ensureChdbEnv } from '../clickhouse/python-env.ts';
 import type { LocalStackState } from '../stack-state.ts';
 import { ManagedProcess } from '../supervisor.ts';
@@ -53,6 +54,9 @@ export function clickhouseComponent(o: ClickHouseComponentOptions): LocalCompone
           dataDir,
           user: o.clickhouse.user,
           password: o.clickhouse.password,
+          ...(o.clickhouse.dashboardUser && o.clickhouse.dashboardPassword
+            ? { dashboard: { user: o.clickhouse.dashboardUser, password: o.clickhouse.dashboardPassword, profile: pipeline.clickhouse.dashboardProfile, cacheMs: pipeline.clickhouse.dashboardCacheMs } }
+            : {}),
         });
         return { ...cmd, ports: [o.ports.clickhouse] };
       }
@@ -86,9 +90,32 @@ function xmlEscape(s: string): string {
   return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
-/** Minimal server config: loopback only, data under the state dir, one user with a generated password. */
+/**
+ * The dashboard profile as ClickHouse's users.xml writes it: the values, and the same values as
+ * constraints (max; min for priority, where a larger number is a lower priority), read-only but
+ * allowed to tighten settings (readonly 2, itself constant).
+ */
+export function dashboardProfileXml(profile: DashboardProfile): string {
+  const bound = (name: keyof DashboardProfile) => (name === 'priority' ? 'min' : 'max');
+  const names = Object.keys(profile) as Array<keyof DashboardProfile>;
+  const values = names.map((k) => `<${k}>${profile[k]}</${k}>`).join('');
+  const constraints = names.map((k) => `<${k}><${bound(k)}>${profile[k]}</${bound(k)}></${k}>`).join('');
+  return `<dashboard><readonly>2</readonly>${values}<constraints>${constraints}<readonly><const/></readonly></constraints></dashboard>`;
+}
+
+/** Minimal server config: loopback only, data under the state dir, the writer and dashboard users with generated passwords. */
 export function serverConfigXml(o: ClickHouseComponentOptions, dataDir: string): string {
   const sha = createHash('sha256').update(o.clickhouse.password).digest('hex');
+  const dashboard =
+    o.clickhouse.dashboardUser && o.clickhouse.dashboardPassword
+      ? `
+    <${o.clickhouse.dashboardUser}>
+      <password_sha256_hex>${createHash('sha256').update(o.clickhouse.dashboardPassword).digest('hex')}</password_sha256_hex>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>dashboard</profile>
+      <quota>default</quota>
+    </${o.clickhouse.dashboardUser}>`
+      : '';
   const p = (sub: string) => xmlEscape(path.join(dataDir, sub) + '/');
   return `<clickhouse>
   <logger><level>warning</level><console>1</console></logger>
@@ -108,9 +135,9 @@ export function serverConfigXml(o: ClickHouseComponentOptions, dataDir: string):
       <profile>default</profile>
       <quota>default</quota>
       <access_management>1</access_management>
-    </${o.clickhouse.user}>
+    </${o.clickhouse.user}>${dashboard}
   </users>
-  <profiles><default/></profiles>
+  <profiles><default/>${dashboardProfileXml(pipeline.clickhouse.dashboardProfile)}</profiles>
   <quotas><default/></quotas>
 </clickhouse>
 `;

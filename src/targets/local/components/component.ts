@@ -16,4 +16,6 @@ export interface LocalComponent {
   readonly hint: string;
   /** When it is not running: why it stopped, if its log says (for `status`). */
   whyDown?(): Promise<string | undefined>;
+  /** When it is running: anything `status` should say (e.g. the job's restarts). */
+  whileUp?(): Promise<string | undefined>;
 }

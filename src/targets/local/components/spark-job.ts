@@ -1,15 +1,18 @@
 import { parseJobProgress } from '../../../contract/job-progress.ts';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { SpeedlayerError } from '../../../base/errors.ts';
-import { CONTRACT_DIR, pipeline } from '../../../contract/index.ts';
+import { CONTRACT_DIR, PROJECT_ROOT, pipeline } from '../../../contract/index.ts';
 import { jobArguments } from '../../../contract/job-arguments.ts';
 import type { StackEndpoints } from '../../../base/stack.ts';
 import type { JobProgress } from '../../../contract/job-progress.ts';
 import { SPARK_PROJECT_DIR } from '../paths.ts';
+import type { SupervisorPlan } from '../job-supervisor-main.ts';
+import { readSupervisorState, supervisorSummary, type RestartPolicy } from '../restart-policy.ts';
 import { ManagedProcess } from '../supervisor.ts';
 import type { LocalComponent } from './component.ts';
 
@@ -80,10 +83,18 @@ export interface SparkJobOptions {
   checkpointDir: string;
   progressFile: string;
   uiPort: number;
+  /** The job's Prometheus endpoint (JobMetrics.scala). */
+  metricsPort: number;
   driverMemoryMb: number;
   cores: number;
+  restartPolicy: RestartPolicy;
   endpoints: () => Promise<StackEndpoints>;
 }
+
+/** The supervisor's entry next to this module: .js in the compiled CLI (dist/), .ts run through tsx from the sources (tests). */
+const HERE = fileURLToPath(import.meta.url);
+const FROM_SOURCES = HERE.endsWith('.ts');
+const SUPERVISOR_MAIN = path.join(path.dirname(HERE), '..', `job-supervisor-main${FROM_SOURCES ? '.ts' : '.js'}`);
 
 export async function readJobProgress(progressFile: string): Promise<JobProgress | undefined> {
   try {
@@ -110,6 +121,8 @@ export function lastJobFailure(log: string): string | undefined {
 
 export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
   const process = new ManagedProcess('spark-job', o.dir);
+  const planFile = path.join(o.dir, 'spark-job.supervisor-plan.json');
+  const supervisorStateFile = path.join(o.dir, 'spark-job.supervisor.json');
   let startedAt = 0;
   let logOffset = 0;
   return {
@@ -117,7 +130,7 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
     process,
     readyTimeoutMs: 180_000,
     hint: 'The streaming query did not report its first progress.',
-    ports: () => [o.uiPort],
+    ports: () => [o.uiPort, o.metricsPort],
     async prepare() {
       await mkdir(o.checkpointDir, { recursive: true });
     },
@@ -131,7 +144,7 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
         .filter((l) => l && !l.startsWith('#'));
       startedAt = Date.now();
       logOffset = (await stat(process.logFile).catch(() => undefined))?.size ?? 0;
-      return {
+      const job = {
         command: 'java',
         args: [
           `-Xmx${o.driverMemoryMb}m`,
@@ -143,6 +156,7 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
           '-Dspark.driver.host=127.0.0.1',
           `-Dspark.ui.port=${o.uiPort}`,
           '-Dspark.port.maxRetries=0',
+          `-Dspeedlayer.metrics.port=${o.metricsPort}`,
           '-cp',
           [classpath, path.join(target, 'classes')].join(path.delimiter),
           pipeline.spark.mainClass,
@@ -155,9 +169,21 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
             progressFile: o.progressFile,
           }),
         ],
+      };
+      // The JVM runs under a supervisor that restarts it after a failure (restartPolicy OnFailure).
+      const plan: SupervisorPlan = { ...job, cwd: globalThis.process.cwd(), stateFile: supervisorStateFile, policy: o.restartPolicy };
+      await writeFile(planFile, JSON.stringify(plan, null, 2));
+      await rm(supervisorStateFile, { force: true });
+      return {
+        command: globalThis.process.execPath,
+        // From the sources, tsx is resolved from the project (cwd), whatever the user's cwd.
+        args: [...(FROM_SOURCES ? ['--import', 'tsx'] : []), SUPERVISOR_MAIN, planFile],
+        cwd: PROJECT_ROOT,
         // The password travels in the environment, not on the command line (ps shows arguments).
-        env: { ...globalThis.process.env, CLICKHOUSE_PASSWORD: e.clickhouse.password },
-        ports: [o.uiPort],
+        // SPARK_LOCAL_IP: Spark's web UI binds to it (else to 0.0.0.0; spark.driver.bindAddress
+        // covers only the RPC and block manager ports).
+        env: { ...globalThis.process.env, CLICKHOUSE_PASSWORD: e.clickhouse.password, SPARK_LOCAL_IP: '127.0.0.1' },
+        ports: [o.uiPort, o.metricsPort],
       };
     },
     /** Active once this run's log says the query started, or a progress newer than the start exists. */
@@ -168,9 +194,15 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
     },
     version: async () => SPARK_VERSION,
     async whyDown() {
+      const supervisor = await readSupervisorState(supervisorStateFile);
+      if (supervisor?.state === 'gave-up') return supervisorSummary(supervisor);
       // The end of the log is enough: the failure line is followed by one stack trace at most.
       const failure = lastJobFailure(await process.logFrom(-256 * 1024));
       return failure && `failed: ${failure} (fix the cause, then 'speedlayer submit': it resumes from its checkpoint)`;
+    },
+    async whileUp() {
+      const supervisor = await readSupervisorState(supervisorStateFile);
+      return supervisor && supervisorSummary(supervisor);
     },
   };
 }

@@ -5,8 +5,11 @@ import addFormatsModule from 'ajv-formats';
 import YAML from 'yaml';
 import { PROJECT_ROOT } from '../../../../src/contract/index.ts';
 
-/** The upstream CRDs (../shared/crds), copied unchanged from each project's release tag. */
-export const CRD_DIR = path.resolve(PROJECT_ROOT, '..', 'shared', 'crds');
+/**
+ * The upstream CRDs (../shared/crds), copied unchanged from each project's release tag.
+ * SPEEDLAYER_CRDS_DIR points elsewhere (a git worktree kept away from the shared folder).
+ */
+export const CRD_DIR = path.resolve(process.env.SPEEDLAYER_CRDS_DIR ?? path.join(PROJECT_ROOT, '..', 'shared', 'crds'));
 export const CRDS_PRESENT = existsSync(CRD_DIR);
 export const CRDS_ABSENT_REASON = `upstream CRDs not found at ${CRD_DIR} (../shared/crds): custom resources cannot be validated`;
 

@@ -19,12 +19,12 @@ final case class ClickHouseConfig(
     user: String,
     password: String,
     database: String,
-    maxAttempts: Int = 5,
+    retryForMs: Long = 600000,
     initialBackoffMs: Long = 500,
-    maxBackoffMs: Long = 8000,
+    maxBackoffMs: Long = 15000,
     connectTimeoutMs: Long = 10000,
     socketTimeoutMs: Long = 120000) {
-  require(maxAttempts >= 1, "maxAttempts must be at least 1")
+  require(retryForMs >= 0, "retryForMs must not be negative")
   override def toString: String =
     s"ClickHouseConfig($url, user=$user, password=${if (password.isEmpty) "<empty>" else "<redacted>"}, database=$database)"
 }
@@ -118,7 +118,16 @@ object ClickHouseSink {
     BatchCounts(rowsOf("events"), rowsOf("late_events"), rowsOf("sessions"), rowsOf("tier_changes"), rowsOf("users"), rowsOf("dead_letters"), duplicates)
   }
 
+  /**
+   * One insert, retried with the same token and capped exponential backoff (initialBackoffMs,
+   * doubling up to maxBackoffMs) for up to retryForMs: a ClickHouse that is away for minutes
+   * (a restart, an upgrade) only delays the batch, which then catches up. After that the batch
+   * fails with the last error, the job stops with SPEEDLAYER_FAILED and its supervisor restarts
+   * it from the checkpoint (the replay carries the same tokens).
+   */
   def insertWithRetry(config: ClickHouseConfig, table: String, columns: Seq[String], token: String, body: Array[Byte], rows: Int): Unit = {
+    val started = System.nanoTime()
+    def elapsedMs = (System.nanoTime() - started) / 1000000L
     var attempt = 1
     var backoff = config.initialBackoffMs
     var done = false
@@ -126,17 +135,21 @@ object ClickHouseSink {
       try {
         insertOnce(config, table, columns, token, body)
         done = true
+        if (attempt > 1) log.warn(s"insert into ${config.database}.$table (token $token) succeeded at attempt $attempt after $elapsedMs ms")
       } catch {
         case NonFatal(e) =>
           val cause = unwrap(e)
-          if (attempt >= config.maxAttempts) {
+          val wait = math.min(backoff, config.retryForMs - elapsedMs)
+          if (wait <= 0) {
             throw new ClickHouseInsertException(
-              s"insert of $rows rows into ${config.database}.$table (token $token) failed after $attempt attempts: ${describe(cause)}",
+              s"insert of $rows rows into ${config.database}.$table (token $token) failed after $attempt attempts in " +
+                s"${elapsedMs / 1000} s (retry limit ${config.retryForMs / 1000} s): ${describe(cause)}",
               cause)
           }
-          log.warn(s"insert into ${config.database}.$table (token $token) failed (attempt $attempt of " +
-            s"${config.maxAttempts}), retrying in $backoff ms: ${describe(cause)}")
-          Thread.sleep(backoff)
+          log.warn(s"insert into ${config.database}.$table (token $token) failed (attempt $attempt, ${elapsedMs / 1000} s of " +
+            s"${config.retryForMs / 1000} s), retrying in $wait ms: ${describe(cause)}")
+          JobMetrics.insertRetries.incrementAndGet()
+          Thread.sleep(wait)
           backoff = math.min(backoff * 2, config.maxBackoffMs)
           attempt += 1
       }

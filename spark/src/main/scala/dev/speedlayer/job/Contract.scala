@@ -27,6 +27,7 @@ final case class Pipeline(
     maxOffsetsPerTrigger: Long,
     watermarkDelaySeconds: Int,
     stateRevisitSeconds: Int,
+    clickhouseRetrySeconds: Int,
     mainClass: String,
     protocol: JobProtocol,
     limits: Limits)
@@ -34,8 +35,12 @@ final case class Pipeline(
 /** Line prefixes the job prints on stdout for the CLI (`jobProtocol` of pipeline.json), each with its space. */
 final case class JobProtocol(started: String, progress: String, failed: String)
 
-/** Size limits from `deadLetter` of pipeline.json. */
-final case class Limits(maxEventBytes: Int, maxPayloadBytes: Int)
+/**
+ * Limits from `deadLetter` of pipeline.json: sizes, and how far an event's event_time may be from
+ * its Kafka record's timestamp (the broker's append time): more than `maxEventTimeAheadMs` ahead
+ * is `future_event_time`, more than `maxEventAgeMs` behind is `expired_event_time`.
+ */
+final case class Limits(maxEventBytes: Int, maxPayloadBytes: Int, maxEventTimeAheadMs: Long, maxEventAgeMs: Long)
 
 object Contract {
   val PipelinePath = "contract/pipeline.json"
@@ -90,6 +95,7 @@ object Contract {
       maxOffsetsPerTrigger = at("/spark/maxOffsetsPerTrigger").asLong(),
       watermarkDelaySeconds = at("/spark/watermarkDelaySeconds").asInt(),
       stateRevisitSeconds = at("/spark/stateRevisitSeconds").asInt(),
+      clickhouseRetrySeconds = at("/spark/clickhouseRetrySeconds").asInt(),
       mainClass = at("/spark/mainClass").asText(),
       protocol = JobProtocol(
         started = at("/jobProtocol/started").asText() + " ",
@@ -97,6 +103,8 @@ object Contract {
         failed = at("/jobProtocol/failed").asText() + " "),
       limits = Limits(
         maxEventBytes = at("/deadLetter/maxEventBytes").asInt(),
-        maxPayloadBytes = at("/deadLetter/maxPayloadBytes").asInt()))
+        maxPayloadBytes = at("/deadLetter/maxPayloadBytes").asInt(),
+        maxEventTimeAheadMs = at("/deadLetter/maxEventTimeAheadSeconds").asLong() * 1000L,
+        maxEventAgeMs = at("/deadLetter/maxEventAgeSeconds").asLong() * 1000L))
   }
 }

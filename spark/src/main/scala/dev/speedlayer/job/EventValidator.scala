@@ -61,7 +61,8 @@ object EventSchema {
  *  4. the event schema: `schema`, the error listing every violation as `<JSON path>: <message>`.
  *     Values the schema admits but ClickHouse cannot store (a date outside DateTime64's
  *     1900..2299, a number that overflowed to infinity) are `schema` violations too, so that
- *     an insert can never fail on a record's content.
+ *     an insert can never fail on a record's content;
+ *  5. event-time bounds (eventTimeOutOfBounds): `future_event_time` / `expired_event_time`.
  */
 object EventValidator {
 
@@ -103,7 +104,11 @@ object EventValidator {
             case None =>
               toEventRow(json, record) match {
                 case Left(error) => dead(Reason.Schema, error)
-                case Right(row) => Classified(Some(row), None)
+                case Right(row) =>
+                  eventTimeOutOfBounds(row.event_time, record.timestamp, limits) match {
+                    case Some((reason, error)) => dead(reason, error)
+                    case None => Classified(Some(row), None)
+                  }
               }
           }
       }
@@ -122,6 +127,27 @@ object EventValidator {
         case Left(error) => Left((Reason.NotUtf8, error))
         case Right(text) => parseJson(text).left.map(error => (Reason.InvalidJson, error))
       }
+    }
+
+  /**
+   * Check 5, event-time bounds, against the record's Kafka timestamp (the broker's append time:
+   * the events topic has message.timestamp.type=LogAppendTime; fixed per record, so a replay
+   * decides the same): more than `maxEventTimeAheadMs` ahead is `future_event_time` (a wrong
+   * device clock; such an event would move the watermark and make every correct event late),
+   * more than `maxEventAgeMs` behind is `expired_event_time` (older than the horizon, past
+   * retention). Both bounds are inclusive: exactly at the bound is accepted.
+   */
+  def eventTimeOutOfBounds(eventTime: Instant, kafkaTime: Instant, limits: Limits): Option[(String, String)] =
+    if (kafkaTime == null) None
+    else {
+      val ahead = eventTime.toEpochMilli - kafkaTime.toEpochMilli
+      if (ahead > limits.maxEventTimeAheadMs) {
+        Some((Reason.FutureEventTime,
+          s"$$.event_time: $eventTime is ${ahead} ms after the record's Kafka timestamp $kafkaTime, more than the allowed ${limits.maxEventTimeAheadMs} ms"))
+      } else if (-ahead > limits.maxEventAgeMs) {
+        Some((Reason.ExpiredEventTime,
+          s"$$.event_time: $eventTime is ${-ahead} ms before the record's Kafka timestamp $kafkaTime, more than the allowed ${limits.maxEventAgeMs} ms"))
+      } else None
     }
 
   /** Strict UTF-8: malformed or truncated sequences are an error, with their byte offset. */

@@ -19,10 +19,14 @@ final case class JobConfig(
     shufflePartitions: Int,
     usersTopic: String,
     watermarkDelaySeconds: Int,
-    stateRevisitSeconds: Int) {
+    stateRevisitSeconds: Int,
+    maxEventTimeAheadSeconds: Long,
+    maxEventAgeSeconds: Long,
+    clickhouseRetrySeconds: Int) {
 
   def clickhouse: ClickHouseConfig =
-    ClickHouseConfig(url = clickhouseUrl, user = clickhouseUser, password = clickhousePassword, database = clickhouseDatabase)
+    ClickHouseConfig(url = clickhouseUrl, user = clickhouseUser, password = clickhousePassword, database = clickhouseDatabase,
+      retryForMs = clickhouseRetrySeconds * 1000L)
 
   override def toString: String =
     s"JobConfig(bootstrapServers=$bootstrapServers, eventsTopic=$eventsTopic, deadLetterTopic=$deadLetterTopic, " +
@@ -30,7 +34,12 @@ final case class JobConfig(
       s"clickhouseDatabase=$clickhouseDatabase, checkpointDir=$checkpointDir, triggerSeconds=$triggerSeconds, " +
       s"maxOffsetsPerTrigger=$maxOffsetsPerTrigger, startingOffsets=$startingOffsets, progressFile=$progressFile, " +
       s"shufflePartitions=$shufflePartitions, usersTopic=$usersTopic, watermarkDelaySeconds=$watermarkDelaySeconds, " +
-      s"stateRevisitSeconds=$stateRevisitSeconds)"
+      s"stateRevisitSeconds=$stateRevisitSeconds, maxEventTimeAheadSeconds=$maxEventTimeAheadSeconds, " +
+      s"maxEventAgeSeconds=$maxEventAgeSeconds, clickhouseRetrySeconds=$clickhouseRetrySeconds)"
+
+  /** The contract's limits with this run's event-time bounds. */
+  def limits(contract: Limits): Limits =
+    contract.copy(maxEventTimeAheadMs = maxEventTimeAheadSeconds * 1000L, maxEventAgeMs = maxEventAgeSeconds * 1000L)
 }
 
 object JobArgs {
@@ -54,7 +63,10 @@ object JobArgs {
     Opt("shuffle-partitions", Some("2"), "spark.sql.shuffle.partitions"),
     Opt("users-topic", Some(pipeline.usersTopic), "compacted user-dimension topic, read with the events"),
     Opt("watermark-delay-seconds", Some(pipeline.watermarkDelaySeconds.toString), "event-time watermark delay: older events are late"),
-    Opt("state-revisit-seconds", Some(pipeline.stateRevisitSeconds.toString), "longest processing time before a user's state is revisited without input (closes sessions the watermark expired, forgets old event ids)"))
+    Opt("state-revisit-seconds", Some(pipeline.stateRevisitSeconds.toString), "longest processing time before a user's state is revisited without input (closes sessions the watermark expired, forgets old event ids)"),
+    Opt("clickhouse-retry-seconds", Some(pipeline.clickhouseRetrySeconds.toString), "how long a failed ClickHouse insert is retried (capped exponential backoff) before the job fails"),
+    Opt("max-event-time-ahead-seconds", Some((pipeline.limits.maxEventTimeAheadMs / 1000).toString), "an event_time further ahead of its Kafka timestamp is a future_event_time dead letter"),
+    Opt("max-event-age-seconds", Some((pipeline.limits.maxEventAgeMs / 1000).toString), "an event_time further behind its Kafka timestamp is an expired_event_time dead letter"))
 
   private val Optional = Set("progress-file")
 
@@ -143,7 +155,10 @@ object JobArgs {
       shufflePartitions = positiveInt("shuffle-partitions"),
       usersTopic = value("users-topic"),
       watermarkDelaySeconds = nonNegativeInt("watermark-delay-seconds"),
-      stateRevisitSeconds = positiveInt("state-revisit-seconds"))
+      stateRevisitSeconds = positiveInt("state-revisit-seconds"),
+      maxEventTimeAheadSeconds = positiveLong("max-event-time-ahead-seconds"),
+      maxEventAgeSeconds = positiveLong("max-event-age-seconds"),
+      clickhouseRetrySeconds = nonNegativeInt("clickhouse-retry-seconds"))
 
     if (config.clickhouseUrl.nonEmpty && !config.clickhouseUrl.matches("(?i)https?://.+")) {
       errors += s"--clickhouse-url must be an http:// or https:// URL, got '${config.clickhouseUrl}'"

@@ -27,7 +27,7 @@ final class PipelineProgressWriter(clickhouse: ClickHouseConfig, table: String) 
     val counts = BatchCounters.take(p.id.toString, p.batchId).getOrElse(BatchCounts())
     val json = PipelineProgressWriter.row(p, counts)
     try {
-      ClickHouseSink.insertWithRetry(clickhouse.copy(maxAttempts = 3), table, PipelineProgressWriter.columns,
+      ClickHouseSink.insertWithRetry(clickhouse.copy(retryForMs = 5000), table, PipelineProgressWriter.columns,
         s"${p.id}-${p.batchId}-$table", (json + "\n").getBytes(StandardCharsets.UTF_8), 1)
     } catch {
       case NonFatal(e) => log.warn(s"could not write the $table row of batch ${p.batchId}: $e")

@@ -66,4 +66,8 @@ object Reason {
   val TooLarge = "too_large"
   val InvalidJson = "invalid_json"
   val Schema = "schema"
+  /** event_time more than maxEventTimeAheadSeconds after the record's Kafka timestamp (a wrong clock). */
+  val FutureEventTime = "future_event_time"
+  /** event_time more than maxEventAgeSeconds before the record's Kafka timestamp (past the horizon). */
+  val ExpiredEventTime = "expired_event_time"
 }

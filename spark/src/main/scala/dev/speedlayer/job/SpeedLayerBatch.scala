@@ -90,6 +90,7 @@ final class SpeedLayerBatch(
         .collect()
         .foldLeft(BatchCounts())(_ + _)
       BatchCounters.record(queryId, batchId, counts)
+      JobMetrics.batchWritten(counts)
       if (counts.dead_letters > 0) {
         publishDeadLetters(DeadLetterTopicRecords(batch.sparkSession.createDataset(lines.flatMap(_.dead_letters))(Encoders.STRING)))
       }

@@ -55,6 +55,7 @@ object SpeedLayerJob {
         val spark = SparkSession.builder().appName("speedlayer").config(JobSparkConf.settings(config.shufflePartitions)).getOrCreate()
         spark.streams.addListener(new ProgressListener(config.progressFile.map(Paths.get(_))))
         spark.streams.addListener(new PipelineProgressWriter(config.clickhouse, Contract.pipeline.pipelineProgressTable))
+        JobMetrics.serveIfConfigured(spark, config.triggerSeconds)
         val query = start(spark, config)
         query.awaitTermination()
         0
@@ -63,7 +64,7 @@ object SpeedLayerJob {
           System.err.println(s"speedlayer: stopped by JVM shutdown (${e.getClass.getSimpleName})")
           0
         case NonFatal(e) =>
-          System.out.println(FailedPrefix + failureMessage(e))
+          System.out.println(FailedPrefix + failureMessage(e, Some(config.checkpointDir)))
           System.out.flush()
           e.printStackTrace(System.err)
           1
@@ -98,7 +99,7 @@ object SpeedLayerJob {
       publishDeadLetters = SpeedLayerBatch.kafkaPublisher(config.bootstrapServers, config.deadLetterTopic),
       afterWrite = FaultInjection.fromEnv(sys.env))
     val writeBatch: (Dataset[Output], Long) => Unit = batch
-    process(readEvents(spark, config), pipeline.limits, config.usersTopic, config.watermarkDelaySeconds, config.stateRevisitSeconds * 1000L)
+    process(readEvents(spark, config), config.limits(pipeline.limits), config.usersTopic, config.watermarkDelaySeconds, config.stateRevisitSeconds * 1000L)
       .writeStream
       .queryName(QueryName)
       .outputMode(OutputMode.Update())
@@ -117,9 +118,12 @@ object SpeedLayerJob {
    * job's own code, e.g. a ClickHouse insert that failed every attempt, else the root cause),
    * then the streaming query's ids if the failure was a query's.
    */
-  def failureMessage(e: Throwable): String = {
+  def failureMessage(e: Throwable, checkpointDir: Option[String] = None): String = {
     def oneLine(s: String) = Option(s).getOrElse("").replaceAll("\\s+", " ").trim
     val chain = Iterator.iterate(e)(_.getCause).takeWhile(_ != null).take(32).toSeq
+    val checkpointHint = checkpointDir.filter(dir => checkpointProblem(chain, dir)).map(dir =>
+      s"; the checkpoint $dir could not be read (corrupted, or written by an incompatible version of the job): " +
+        "'speedlayer submit --reset-checkpoint' discards it, after saying what is replayed and lost").getOrElse("")
     val cause = chain.reverse.find(_.getClass.getName.startsWith("dev.speedlayer.")).getOrElse(chain.last)
     val causeText = s"${cause.getClass.getName}: ${oneLine(cause.getMessage)}"
     val QueryIds = """Query \[id = ([^,\]]+), runId = ([^\]]+)\]""".r.unanchored
@@ -128,6 +132,14 @@ object SpeedLayerJob {
       case _ => ""
     }
     val text = causeText + context
-    if (text.length > 4000) text.take(4000) + "..." else text
+    val cut = if (text.length > 4000) text.take(4000) + "..." else text
+    cut + checkpointHint
   }
+
+  /** Whether the failure came from reading the checkpoint: Spark's offset/commit logs or state store, or a message naming the directory. */
+  private def checkpointProblem(chain: Seq[Throwable], dir: String): Boolean =
+    chain.exists { t =>
+      Option(t.getMessage).exists(m => m.contains(dir) || m.contains("Log file was malformed") || m.contains("STATE_STORE")) ||
+        t.getStackTrace.exists(f => f.getClassName.contains("MetadataLog") || f.getClassName.contains(".streaming.state."))
+    }
 }

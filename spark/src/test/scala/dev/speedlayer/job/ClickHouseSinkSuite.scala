@@ -6,7 +6,7 @@ import org.scalatest.funsuite.AnyFunSuite
 
 class ClickHouseSinkSuite extends AnyFunSuite {
 
-  private def config(url: String) = ClickHouseConfig(url, "default", "", "speedlayer", maxAttempts = 2, initialBackoffMs = 1, maxBackoffMs = 1)
+  private def config(url: String, retryForMs: Long = 50) = ClickHouseConfig(url, "default", "", "speedlayer", retryForMs = retryForMs, initialBackoffMs = 1, maxBackoffMs = 1)
 
   private val outputs = Seq(("events", "events", Seq("a")), ("sessions", "sessions", Seq("s")), ("dead_letters", "dead_letters", Seq("d")))
 
@@ -51,12 +51,30 @@ class ClickHouseSinkSuite extends AnyFunSuite {
     } finally ch.close()
   }
 
-  test("ClickHouse unreachable: fails after maxAttempts, saying why") {
+  test("ClickHouse unreachable: retried for retryForMs, then fails saying why") {
     val port = { val s = new ServerSocket(0); try s.getLocalPort finally s.close() }
+    val started = System.nanoTime()
     val e = intercept[ClickHouseInsertException] {
-      ClickHouseSink.writeTables(config(s"http://127.0.0.1:$port"), outputs, "q-1", 2, Iterator(lines(events = Some("{}"))))
+      ClickHouseSink.writeTables(config(s"http://127.0.0.1:$port", retryForMs = 1500), outputs, "q-1", 2, Iterator(lines(events = Some("{}"))))
     }
-    assert(e.getMessage.startsWith("insert of 1 rows into speedlayer.events (token q-1-events-s2) failed after 2 attempts: "), e.getMessage)
+    val tookMs = (System.nanoTime() - started) / 1000000L
+    assert(tookMs >= 1500 && tookMs < 10000, tookMs)
+    assert(e.getMessage.matches("""insert of 1 rows into speedlayer\.events \(token q-1-events-s2\) failed after \d+ attempts in 1 s \(retry limit 1 s\): .*"""), e.getMessage)
     assert(e.getMessage.contains("Connection refused"), e.getMessage)
+  }
+
+  test("ClickHouse failing for a while within retryForMs: retried with backoff and the same token, stored once") {
+    val ch = new FakeClickHouse
+    try {
+      val failUntil = System.nanoTime() + 1500L * 1000 * 1000
+      ch.failWhen = _ => System.nanoTime() < failUntil
+      val c = ClickHouseConfig(ch.url, "default", "", "speedlayer", retryForMs = 30000, initialBackoffMs = 50, maxBackoffMs = 400)
+      assert(ClickHouseSink.writeTables(c, outputs, "q-2", 1, Iterator(lines(events = Some("""{"a":1}""")))) === BatchCounts(events = 1))
+      val attempts = ch.inserts
+      // 50, 100, 200, 400, 400, ... ms: about 6 attempts in 1.5 s, not one per millisecond.
+      assert(attempts.size >= 3 && attempts.size <= 10, attempts.size)
+      assert(attempts.map(_.token).distinct === Seq(Some("q-2-events-s1")))
+      assert(ch.storedRows("events") === Seq("""{"a":1}"""))
+    } finally ch.close()
   }
 }

@@ -29,15 +29,21 @@ class JobArgsSuite extends AnyFunSuite {
       shufflePartitions = 2,
       usersTopic = "speedlayer.users",
       watermarkDelaySeconds = 120,
-      stateRevisitSeconds = 60)))
+      stateRevisitSeconds = 60,
+      maxEventTimeAheadSeconds = 300,
+      maxEventAgeSeconds = 604800,
+      clickhouseRetrySeconds = 600)))
   }
 
   test("every option, also in --name=value form") {
     val args = required ++ Seq("--clickhouse-user", "writer", "--clickhouse-password=s3cret", "--trigger-seconds", "5",
       "--max-offsets-per-trigger=1000", "--starting-offsets", "latest", "--progress-file", "/tmp/p.json", "--shuffle-partitions", "4",
-      "--users-topic=u", "--watermark-delay-seconds", "0", "--state-revisit-seconds", "3")
+      "--users-topic=u", "--watermark-delay-seconds", "0", "--state-revisit-seconds", "3",
+      "--max-event-time-ahead-seconds", "60", "--max-event-age-seconds=3600", "--clickhouse-retry-seconds", "30")
     val c = JobArgs.parse(args, Map.empty).toOption.get
     assert((c.usersTopic, c.watermarkDelaySeconds, c.stateRevisitSeconds) === (("u", 0, 3)))
+    assert(c.clickhouse.retryForMs === 30000L)
+    assert(c.limits(Contract.pipeline.limits) === Contract.pipeline.limits.copy(maxEventTimeAheadMs = 60000L, maxEventAgeMs = 3600000L))
     assert((c.clickhouseUser, c.clickhousePassword, c.triggerSeconds, c.maxOffsetsPerTrigger, c.startingOffsets, c.progressFile, c.shufflePartitions) ===
       (("writer", "s3cret", 5, 1000L, "latest", Some("/tmp/p.json"), 4)))
   }

@@ -35,7 +35,7 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
 
   private def chConfig = ClickHouseConfig(
     url = clickhouse.url, user = "default", password = "", database = "speedlayer",
-    maxAttempts = 3, initialBackoffMs = 10, maxBackoffMs = 20)
+    retryForMs = 2000, initialBackoffMs = 10, maxBackoffMs = 20)
 
   private def newBatch(): SpeedLayerBatch = new SpeedLayerBatch(
     chConfig, tables,
@@ -187,11 +187,12 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
     val message = SpeedLayerJob.failureMessage(failure)
     assert(message.matches(
       s"dev\\.speedlayer\\.job\\.ClickHouseInsertException: insert of 1 rows into speedlayer\\.dead_letters " +
-        s"\\(token ${first.id}-0-dead_letters-s[01]\\) failed after 3 attempts: .*"), message)
+        s"\\(token ${first.id}-0-dead_letters-s[01]\\) failed after \\d+ attempts in 2 s \\(retry limit 2 s\\): .*"), message)
     assert(message.contains("TOO_MANY_PARTS"), message)
     assert(message.endsWith(s"(query id ${first.id}, run id ${first.runId})"), message)
     assert(!message.contains("\n"))
-    assert(clickhouse.insertsInto("dead_letters").size === 3)
+    val attempts = """failed after (\d+) attempts""".r.findFirstMatchIn(message).get.group(1).toInt
+    assert(attempts > 3 && clickhouse.insertsInto("dead_letters").size === attempts)
     assert(published.isEmpty)
 
     // ClickHouse is back; the query restarts from its checkpoint and replays batch 0.
@@ -214,6 +215,26 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
     assert(published.asScala.toSeq.map(_.getString(1)) === Seq(deadLetterLine))
   }
 
+  test("a corrupted checkpoint fails the restart with a message naming its path and the recovery") {
+    val input = MemoryStream[KafkaSourceRow](Encoders.product[KafkaSourceRow], spark.sqlContext)
+    val checkpoint = tempCheckpoint()
+    val first = start(input, checkpoint)
+    try {
+      input.addData(Seq(source(utf8(pageView), 0)))
+      first.processAllAvailable()
+    } finally first.stop()
+    java.nio.file.Files.writeString(java.nio.file.Paths.get(checkpoint, "offsets", "0"), "not an offset log\n")
+
+    val second = start(input, checkpoint)
+    val failure = intercept[StreamingQueryException](second.processAllAvailable())
+    second.stop()
+    val message = SpeedLayerJob.failureMessage(failure, Some(checkpoint))
+    assert(message.endsWith(s"; the checkpoint $checkpoint could not be read (corrupted, or written by an incompatible version of the job): " +
+      "'speedlayer submit --reset-checkpoint' discards it, after saying what is replayed and lost"), message)
+    // A failure that is not the checkpoint's gets no such hint.
+    assert(!SpeedLayerJob.failureMessage(new RuntimeException("boom"), Some(checkpoint)).contains("reset-checkpoint"))
+  }
+
   test("pipeline_progress: one row per batch with Spark's figures, the watermark and the late / duplicate / dead-letter counts") {
     val writer = new PipelineProgressWriter(chConfig, "pipeline_progress")
     spark.streams.addListener(writer)
@@ -222,7 +243,7 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
     val later = pageView.replace("2025-01-15T10:00:00.123Z", "2025-01-15T10:10:00.000Z").replace("-000000000001", "-000000000011")
     def rows = clickhouse.storedRows("pipeline_progress").map(l => new com.fasterxml.jackson.databind.ObjectMapper().readTree(l))
     try {
-      input.addData(Seq(source(utf8(pageView), 0), source(utf8(pageView), 1), source(utf8(notJson), 2), source(utf8(later), 3)))
+      input.addData(Seq(source(utf8(pageView), 0), source(utf8(pageView), 1), source(utf8(notJson), 2), source(utf8(later), 3, at = java.time.Instant.parse("2025-01-15T10:10:00.000Z"))))
       query.processAllAvailable()
       input.addData(Seq(source(utf8(search), 4))) // 10:00:00.123 < watermark 10:08: late
       query.processAllAvailable()

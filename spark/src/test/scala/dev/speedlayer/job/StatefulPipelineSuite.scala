@@ -28,12 +28,13 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
     java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(java.time.ZoneOffset.UTC).format(Instant.ofEpochMilli(ms))
 
   /** The fixture event of `eventType` as `user` (u1 unless said), with its own id and time. */
-  private def event(n: Int, eventType: String, atMs: Long, offset: Long, user: String = "u1"): KafkaSourceRow = {
+  private def event(n: Int, eventType: String, atMs: Long, offset: Long, user: String = "u1", appendedAtMs: Option[Long] = None): KafkaSourceRow = {
     val json = validEvents.find(_._1 == eventType).get._2
       .replace("\"user-1\"", "\"" + user + "\"")
       .replaceAll("\"event_id\":\"[^\"]+\"", "\"event_id\":\"" + Proc.id(n) + "\"")
       .replace("2025-01-15T10:00:00.123Z", iso(atMs))
-    KafkaSourceRow(utf8(user), utf8(json), Topic, 0, offset, Timestamp.from(KafkaTime), 0)
+    // Appended when it happened (the event-time bounds are checked against the Kafka timestamp).
+    KafkaSourceRow(utf8(user), utf8(json), Topic, 0, offset, Timestamp.from(Instant.ofEpochMilli(appendedAtMs.getOrElse(atMs))), 0)
   }
 
   private def userRecord(spend: Double, offset: Long): KafkaSourceRow =
@@ -126,5 +127,17 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
     assert(Proc.sessions(b1) === Seq(active.copy(end_time = Instant.ofEpochMilli(T0 + 12 * Min), duration_ms = 2 * Min,
       events_total = 3, status = "closed", version = 2)))
     assert(b1.size === 4)
+  }
+
+  test("an event stamped two days ahead of its Kafka timestamp never moves the watermark: it is a future_event_time dead letter and the correct events after it stay on time") {
+    val future = T0 + 2 * 24 * 60 * Min
+    val Seq(b0, b1) = run(Seq(
+      Seq(event(1, "PAGE_VIEW", T0, 0), event(2, "PAGE_VIEW", future, 1, user = "u2", appendedAtMs = Some(T0))),
+      Seq(event(3, "SEARCH", T0 + Min, 2))))
+    assert(b0.flatMap(_.dead_letter).map(d => (d.reason, d.kafka_offset)) === Seq((Reason.FutureEventTime, 1L)))
+    assert(Proc.events(b0).map(_._1) === Seq(Proc.id(1)))
+    // Without the bound the watermark would be future - 2 min and event 3 late.
+    assert(b1.flatMap(_.late).isEmpty)
+    assert(Proc.events(b1).map(_._1) === Seq(Proc.id(3)))
   }
 }

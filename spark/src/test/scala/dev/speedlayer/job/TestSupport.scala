@@ -47,11 +47,11 @@ object Fixtures {
 
   def utf8(s: String): Array[Byte] = s.getBytes(StandardCharsets.UTF_8)
 
-  def source(value: Array[Byte], offset: Long, partition: Int = 0): KafkaSourceRow =
-    KafkaSourceRow(utf8("user-1"), value, Topic, partition, offset, Timestamp.from(KafkaTime), 0)
+  def source(value: Array[Byte], offset: Long, partition: Int = 0, at: Instant = KafkaTime): KafkaSourceRow =
+    KafkaSourceRow(utf8("user-1"), value, Topic, partition, offset, Timestamp.from(at), 0)
 
-  def record(value: Array[Byte], offset: Long = 42L, partition: Int = 3): KafkaRecord =
-    KafkaRecord(value, Topic, partition, offset, KafkaTime)
+  def record(value: Array[Byte], offset: Long = 42L, partition: Int = 3, at: Instant = KafkaTime): KafkaRecord =
+    KafkaRecord(value, Topic, partition, offset, at)
 
   val Uuid = "0b5c2f3e-8a4d-4c1b-9f2e-7d6a5b4c3d2e"
 

@@ -28,23 +28,23 @@ object ValidationCases {
    *  upper-case event_id -> lower case, absent produced_at -> epoch (the column DEFAULT). */
   val mapping: Seq[ValidationCase] = {
     val search = """{"schema_version":1,"event_id":"ABCDEF01-2345-4678-89AB-CDEF01234567","event_type":"SEARCH",""" +
-      """"event_time":"2024-12-31T23:59:59.999Z","user_id":"u-9","device":"tablet","produced_at":1735689599999,"query":"ünïcödé \"quoted\""}"""
+      """"event_time":"2025-01-14T23:59:59.999Z","user_id":"u-9","device":"tablet","produced_at":1736899199999,"query":"ünïcödé \"quoted\""}"""
     val purchase = """{"schema_version":1,"event_id":"00000000-0000-4000-8000-0000000000aa","event_type":"PURCHASE",""" +
-      """"event_time":"2025-06-01T00:00:00.000Z","user_id":"u-1","device":"desktop","order_id":"o-9","items":[""" +
+      """"event_time":"2025-01-15T10:05:05.000Z","user_id":"u-1","device":"desktop","order_id":"o-9","items":[""" +
       """{"product_id":"a","quantity":1,"price":1.5},{"product_id":"b","quantity":3,"price":0},{"product_id":"c","quantity":1000,"price":2}],""" +
       """"revenue":2001.5,"currency":"USD","page":"/checkout"}"""
     Seq(
       ValidationCase("mapping: query, upper-case uuid, produced_at", utf8(search), (p, o) =>
         Right(EventRow(
           event_id = "abcdef01-2345-4678-89ab-cdef01234567", event_type = "SEARCH",
-          event_time = java.time.Instant.parse("2024-12-31T23:59:59.999Z"), user_id = "u-9", device = "tablet",
+          event_time = java.time.Instant.parse("2025-01-14T23:59:59.999Z"), user_id = "u-9", device = "tablet",
           page = "", product_id = "", category = "", price = 0.0, quantity = 0L, search_query = "ünïcödé \"quoted\"",
           order_id = "", items_count = 0L, revenue = 0.0, currency = "",
-          produced_at = java.time.Instant.ofEpochMilli(1735689599999L), kafka_partition = p, kafka_offset = o))),
+          produced_at = java.time.Instant.ofEpochMilli(1736899199999L), kafka_partition = p, kafka_offset = o))),
       ValidationCase("mapping: items count, no produced_at", utf8(purchase), (p, o) =>
         Right(EventRow(
           event_id = "00000000-0000-4000-8000-0000000000aa", event_type = "PURCHASE",
-          event_time = java.time.Instant.parse("2025-06-01T00:00:00Z"), user_id = "u-1", device = "desktop",
+          event_time = java.time.Instant.parse("2025-01-15T10:05:05Z"), user_id = "u-1", device = "desktop",
           page = "/checkout", product_id = "", category = "", price = 0.0, quantity = 0L, search_query = "",
           order_id = "o-9", items_count = 3L, revenue = 2001.5, currency = "USD",
           produced_at = java.time.Instant.EPOCH, kafka_partition = p, kafka_offset = o))))
@@ -122,5 +122,31 @@ object ValidationCases {
       s"""{${base("PRODUCT_VIEW")},"product_id":"p","category":"c","price":1e400}""",
       "$.price: Infinity is not a finite number"))
 
-  val all: Seq[ValidationCase] = validTypes ++ mapping ++ notUtf8 ++ tooLarge ++ invalidJson ++ schema
+  /**
+   * Event-time bounds against the record's Kafka timestamp (KafkaTime = 10:00:05.000): at most
+   * maxEventTimeAheadSeconds ahead and maxEventAgeSeconds behind, both edges inclusive.
+   */
+  val eventTimeBounds: Seq[ValidationCase] = {
+    val kafkaMs = KafkaTime.toEpochMilli
+    def at(ms: Long) = java.time.Instant.ofEpochMilli(ms)
+    val iso = java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(java.time.ZoneOffset.UTC)
+    def loginAt(ms: Long) = login().replace("2025-01-15T10:00:00.123Z", iso.format(at(ms)))
+    def accepted(name: String, ms: Long) = ValidationCase(name, utf8(loginAt(ms)), (p, o) =>
+      Right(row("LOGIN", Uuid, p, o).copy(event_time = at(ms))))
+    def rejected(name: String, ms: Long, reason: String, error: String) =
+      ValidationCase(name, utf8(loginAt(ms)), dead(reason, error)(utf8(loginAt(ms))))
+    val ahead = Limits.maxEventTimeAheadMs
+    val age = Limits.maxEventAgeMs
+    Seq(
+      accepted("event time: exactly maxEventTimeAheadSeconds ahead of the Kafka timestamp is accepted", kafkaMs + ahead),
+      rejected("event time: 1 ms more ahead is future_event_time", kafkaMs + ahead + 1, Reason.FutureEventTime,
+        s"$$.event_time: ${at(kafkaMs + ahead + 1)} is ${ahead + 1} ms after the record's Kafka timestamp $KafkaTime, more than the allowed $ahead ms"),
+      rejected("event time: two days ahead is future_event_time", kafkaMs + 2 * 86400000L, Reason.FutureEventTime,
+        s"$$.event_time: ${at(kafkaMs + 2 * 86400000L)} is ${2 * 86400000L} ms after the record's Kafka timestamp $KafkaTime, more than the allowed $ahead ms"),
+      accepted("event time: exactly maxEventAgeSeconds behind the Kafka timestamp is accepted", kafkaMs - age),
+      rejected("event time: 1 ms older is expired_event_time", kafkaMs - age - 1, Reason.ExpiredEventTime,
+        s"$$.event_time: ${at(kafkaMs - age - 1)} is ${age + 1} ms before the record's Kafka timestamp $KafkaTime, more than the allowed $age ms"))
+  }
+
+  val all: Seq[ValidationCase] = validTypes ++ mapping ++ notUtf8 ++ tooLarge ++ invalidJson ++ schema ++ eventTimeBounds
 }

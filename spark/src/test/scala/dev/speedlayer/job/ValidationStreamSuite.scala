@@ -78,6 +78,10 @@ class ValidationStreamSuite extends AnyFunSuite with SharedSpark {
     check(ValidationCases.schema)
   }
 
+  test("event_time beyond the bounds around the Kafka timestamp -> future_event_time / expired_event_time; the edges are accepted") {
+    check(ValidationCases.eventTimeBounds)
+  }
+
   test("a mixed stream over several micro-batches: nothing lost, nothing duplicated, order of offsets kept") {
     val cases = ValidationCases.all
     val rows = cases.zipWithIndex.map { case (c, i) => source(c.payload, offset = i.toLong, partition = 2) }
