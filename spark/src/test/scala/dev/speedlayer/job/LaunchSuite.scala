@@ -35,7 +35,7 @@ class LaunchSuite extends AnyFunSuite {
 
   test("classpath.txt holds every dependency jar the tests run with, except test-only ones") {
     val listed = Files.readString(classpathFile).trim.split(File.pathSeparator).toSet
-    val testOnly = Seq("/org/scalatest/", "/org/scalactic/")
+    val testOnly = Seq("/org/scalatest/", "/org/scalactic/", "/org/scalatestplus/", "/org/scalacheck/", "/org/scala-sbt/test-interface/")
     val testJars = sys.props("java.class.path").split(File.pathSeparator).toSeq
       .filter(_.endsWith(".jar"))
       .filterNot(j => testOnly.exists(j.contains))
