@@ -78,9 +78,15 @@ export interface RunScope {
   ranges: OffsetRanges;
   /** Every user id of the run starts with it (sessions and tier_changes have no offsets). */
   userPrefix: string;
-  /** Epoch ms when producing started: pipeline_progress rows from then on belong to the run. */
-  since: number;
+  /**
+   * Epoch ms of the job's newest pipeline_progress row before the run (latestBatchTime): the rows
+   * after it are the run's batches. Not the time producing started: a batch's time is when its
+   * trigger fired, which can be before the first record it reads.
+   */
+  afterBatchTime: number;
 }
+
+const AFTER_BATCH = 'batch_time > fromUnixTimestamp64Milli({after:Int64})';
 
 async function rows<R>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<R[]> {
   const rs = await client.query({ query, format: 'JSONEachRow', query_params: params });
@@ -91,7 +97,7 @@ const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(
 
 export async function fetchClickHouseFacts(client: ClickHouseClient, scope: RunScope): Promise<ClickHouseFacts> {
   const where = offsetPredicate(scope.ranges);
-  const p = { prefix: scope.userPrefix, since: scope.since / 1000 };
+  const p = { prefix: scope.userPrefix, after: Math.round(scope.afterBatchTime) };
   // Counted without FINAL on purpose: a row written twice must show up here.
   const [ev] = await rows<Record<string, unknown>>(client, `SELECT count() AS rows, uniqExact(event_id) AS distinct FROM ${T.events} WHERE ${where}`);
   const [rev] = await rows<Record<string, unknown>>(
@@ -115,7 +121,7 @@ export async function fetchClickHouseFacts(client: ClickHouseClient, scope: RunS
   const [prog] = await rows<Record<string, unknown>>(
     client,
     `SELECT count() AS batches, sum(duplicate_rows) AS dup, sum(late_rows) AS late, toUnixTimestamp64Milli(max(watermark)) AS wm
-     FROM ${T.pipelineProgress} FINAL WHERE batch_time >= fromUnixTimestamp64Milli(toInt64({since:Float64} * 1000))`,
+     FROM ${T.pipelineProgress} FINAL WHERE ${AFTER_BATCH}`,
     p,
   );
   const sessions = await rows<Record<string, unknown>>(
@@ -390,6 +396,23 @@ export async function closedSessions(client: ClickHouseClient, userPrefix: strin
     `SELECT count() AS n FROM ${T.sessions} FINAL WHERE startsWith(user_id, {prefix:String}) AND status = 'closed'`,
     { prefix: userPrefix },
   );
+  return Number(r?.n ?? 0);
+}
+
+/** Epoch ms of the job's newest pipeline_progress row (0 when it has none): a run's scope starts after it. */
+export async function latestBatchTime(client: ClickHouseClient): Promise<number> {
+  const [r] = await rows<{ t: string; b: string }>(client, `SELECT toUnixTimestamp64Milli(max(batch_time)) AS t, count() AS b FROM ${T.pipelineProgress}`);
+  return r && Number(r.b) > 0 ? Number(r.t) : 0;
+}
+
+/**
+ * Records the job read (both topics) in its batches after `afterBatchTime`, by their progress rows.
+ * A batch's row is written after its inserts: the drain waits for it before comparing.
+ */
+export async function progressInputRows(client: ClickHouseClient, afterBatchTime: number): Promise<number> {
+  const [r] = await rows<{ n: string }>(client, `SELECT sum(num_input_rows) AS n FROM ${T.pipelineProgress} FINAL WHERE ${AFTER_BATCH}`, {
+    after: Math.round(afterBatchTime),
+  });
   return Number(r?.n ?? 0);
 }
 

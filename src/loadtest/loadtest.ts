@@ -7,7 +7,16 @@ import { pipeline } from '../contract/index.ts';
 import { produceLoad, type ProduceOptions, type ProduceResult } from '../loadgen/producer.ts';
 import type { StackEndpoints } from '../base/stack.ts';
 import { atLeast, atMost, below, equals, type Check } from './checks.ts';
-import { closedSessions, compareWithClickHouse, expectationFor, groundTruthSummary, jobMaxEventTime, lateRows } from './ground-truth-checks.ts';
+import {
+  closedSessions,
+  compareWithClickHouse,
+  expectationFor,
+  groundTruthSummary,
+  jobMaxEventTime,
+  lateRows,
+  latestBatchTime,
+  progressInputRows,
+} from './ground-truth-checks.ts';
 import { startViewers, type ViewerFigures } from './dashboard-viewers.ts';
 import { e2eLatency, runCounts, timeDashboardQueries, type RunCounts } from './pipeline-figures.ts';
 import { offsetRanges, type OffsetRanges } from './run-window.ts';
@@ -85,6 +94,8 @@ interface Run {
   dashboards?: ViewerFigures;
   userPrefix: string;
   initialMaxEventTime?: number;
+  /** The job's newest progress row before the run: its batches come after (RunScope.afterBatchTime). */
+  progressAfter: number;
   before: Record<number, number>;
   produced: ProduceResult;
   ranges: OffsetRanges;
@@ -134,6 +145,7 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
     produceStep(run, load, endpoints, o),
     groundTruthStep(run),
     drainStep(run, o),
+    progressStep(run),
     sessionsStep(run),
     compareStep(run),
     latencyStep(run),
@@ -180,6 +192,7 @@ function produceStep(run: Run, load: ProduceOptions, endpoints: StackEndpoints, 
       // Users of this run only (earlier runs' sessions and tiers stay out), and what the job has seen so far (its watermark).
       run.userPrefix = `r${Date.now().toString(36)}-`;
       run.initialMaxEventTime = finite(await jobMaxEventTime(run.ch));
+      run.progressAfter = await latestBatchTime(run.ch);
       // Dashboards keep querying while data streams in: that is when their latency matters.
       // A failed round (a timeout on an overloaded machine) is counted and checked, not fatal: an
       // unawaited rejection here would end the whole load test.
@@ -248,6 +261,33 @@ function drainStep(run: Run, o: LoadtestOptions): Step {
 }
 
 /**
+ * The job writes a batch's progress row (its duplicate and late counts) after the batch's inserts,
+ * so the drain can end before the last rows are there: wait until they count every record read.
+ */
+function progressStep(run: Run): Step {
+  return {
+    name: "Wait for the job's progress rows",
+    async execute({ status, signal }) {
+      const read = run.produced.produced + run.produced.users.length;
+      const settled = await pollUntil(
+        () => progressInputRows(run.ch, run.progressAfter),
+        (rows) => rows >= read,
+        PROGRESS_WAIT_TRIGGERS * pipeline.spark.triggerIntervalSeconds * 1000,
+        (rows) => status.update(`${rows.toLocaleString('en-US')} of ${read.toLocaleString('en-US')} records read`),
+        signal,
+      );
+      return {
+        ok: settled.done,
+        note: `${settled.value.toLocaleString('en-US')} of ${read.toLocaleString('en-US')} records read by the run's batches after ${Math.round(settled.waitedS)} s`,
+      };
+    },
+  };
+}
+
+/** Trigger intervals the progress rows may lag the inserts (a slow batch's state commit). */
+const PROGRESS_WAIT_TRIGGERS = 30;
+
+/**
  * Sessions the final watermark expired are closed by the job when it next looks at their user:
  * at once in a live stream, up to stateRevisitSeconds later when event time ran faster than the
  * clock (--event-time-scale). Give it that long before comparing.
@@ -274,7 +314,7 @@ function compareStep(run: Run): Step {
   return {
     name: 'Compare ClickHouse with the ground truth',
     async execute() {
-      run.truthChecks = await compareWithClickHouse(run.ch, { ranges: run.ranges, userPrefix: run.userPrefix, since: run.produced.startedAt }, run.expected);
+      run.truthChecks = await compareWithClickHouse(run.ch, { ranges: run.ranges, userPrefix: run.userPrefix, afterBatchTime: run.progressAfter }, run.expected);
       const failed = run.truthChecks.filter((c) => !c.passed).length;
       return { ok: failed === 0, note: `${run.truthChecks.length - failed} of ${run.truthChecks.length} ground-truth checks passed` };
     },

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pipeline } from '../../src/contract/index.ts';
 import { cliSandbox, type CliSandbox } from '../support/cli-sandbox.ts';
 import { isAlive } from '../../src/targets/local/supervisor.ts';
 
@@ -29,13 +30,18 @@ describe('crash recovery', () => {
   });
 
   it('loses nothing and double-counts nothing after kill -9 of the job between its inserts and its commit', async () => {
-    await sb.run(['submit'], { env: { SPEEDLAYER_TEST_PAUSE_AFTER_WRITE: '3' } });
-    const loadtest = sb.run(['--json', 'loadtest', '--rate', '2000', '--duration', '30', '--seed', '11', '--warmup', '0', '--drain-timeout', '240'], { reject: false });
+    // Paused after its second batch with events: the first one's commit is in the checkpoint.
+    await sb.run(['submit'], { env: { SPEEDLAYER_TEST_PAUSE_AFTER_WRITE: '2' } });
     const pidFile = path.join(sb.home, 'local', 'spark', 'spark-job.pid.json');
     const logFile = path.join(sb.home, 'local', 'spark', 'spark-job.log');
     const { pid } = JSON.parse(await readFile(pidFile, 'utf8')) as { pid: number };
+    // The cold first batch (tens of seconds on a slow machine) ends before the load begins, so the
+    // load spans several batches and the second one with events comes while records still arrive.
+    const firstBatch = Date.now() + 180_000;
+    while (!(await readFile(logFile, 'utf8')).includes(`${pipeline.jobProtocol.progress} `) && Date.now() < firstBatch) await sleep(500);
+    const loadtest = sb.run(['--json', 'loadtest', '--rate', '2000', '--duration', '30', '--seed', '11', '--warmup', '0', '--drain-timeout', '240'], { reject: false });
 
-    // Wait until the job has written a batch (from batch 3 on, with events) and holds before its commit.
+    // Wait until the job has written its second batch with events and holds before its commit.
     const deadline = Date.now() + 120_000;
     let paused: number | undefined;
     while (paused === undefined && Date.now() < deadline) {

@@ -4,7 +4,7 @@ import { startScratchClickHouse, type ScratchClickHouse } from '../support/embed
 import { applyMigrations, clickhouseClient } from '../../src/clients/clickhouse.ts';
 import { pipeline } from '../../src/contract/index.ts';
 import { EventGenerator, type GeneratedRecord } from '../../src/loadgen/events.ts';
-import { compareWithClickHouse, fetchClickHouseFacts, jobMaxEventTime, type RunScope } from '../../src/loadtest/ground-truth-checks.ts';
+import { compareWithClickHouse, fetchClickHouseFacts, jobMaxEventTime, latestBatchTime, progressInputRows, type RunScope } from '../../src/loadtest/ground-truth-checks.ts';
 import { computeGroundTruth, type GroundTruth, type ModelRecord } from '../../src/model/ground-truth.ts';
 
 /**
@@ -39,7 +39,7 @@ const model: ModelRecord[] = generated.map((r) =>
     : { event: { event_id: r.event.event_id, event_type: r.event.event_type, event_time: Date.parse(r.event.event_time), user_id: r.event.user_id, product_id: r.event.product_id, revenue: r.event.revenue } },
 );
 const gt: GroundTruth = computeGroundTruth(model, { lifetimeSpend: new Map(users.map((u) => [u.user_id, u.lifetime_spend])), ambiguityMs: 20_000 });
-const scope: RunScope = { ranges: [{ partition: 0, start: OFFSET0, end: OFFSET0 + generated.length }], userPrefix: PREFIX, since: NOW - 3600_000 };
+const scope: RunScope = { ranges: [{ partition: 0, start: OFFSET0, end: OFFSET0 + generated.length }], userPrefix: PREFIX, afterBatchTime: NOW - 2 * 3600_000 }; // batch 0 is the job's newest before the run
 
 async function insert(table: string, values: Array<Record<string, unknown>>, token?: string): Promise<void> {
   for (let i = 0; i < values.length; i += 5000) {
@@ -121,6 +121,9 @@ describe('ground truth against ClickHouse (embedded)', () => {
     expect(f.events).toEqual({ rows: gt.accepted, distinct: gt.accepted, revenue: expect.closeTo(gt.revenue, 2), orders: gt.orders });
     expect(f.late.rows).toBe(gt.late);
     expect(f.progress).toEqual({ batches: 2, duplicateRows: gt.duplicates, lateRows: gt.late, watermark: gt.finalWatermark });
+    // The drain's wait for progress rows: records read by the batches after batch 0, and the newest batch.
+    expect(await progressInputRows(client, scope.afterBatchTime)).toBe(20_000);
+    expect(await latestBatchTime(client)).toBe(NOW);
     expect(f.sessions).toHaveLength(gt.sessions.length);
     expect(f.tierChanges).toHaveLength(gt.tierChanges.length);
   });

@@ -124,11 +124,12 @@ object SpeedLayerBatch {
 
 /**
  * A test hook for the crash-recovery test, off unless its environment variable is set: with
- * `SPEEDLAYER_TEST_PAUSE_AFTER_WRITE=N` the job, after writing the first batch with id >= N that
- * inserted events, prints `SPEEDLAYER_PAUSED_AFTER_WRITE <batchId>` and blocks before Spark
+ * `SPEEDLAYER_TEST_PAUSE_AFTER_WRITE=N` the job, after writing the N-th batch (counted from its
+ * start) that inserted events, prints `SPEEDLAYER_PAUSED_AFTER_WRITE <batchId>` and blocks before Spark
  * commits the batch. A SIGKILL then leaves a batch whose rows are in ClickHouse but whose commit
  * is not in the checkpoint: the restarted job must replay it without storing anything twice.
- * (Killing at a random moment rarely hits that window.)
+ * (Killing at a random moment rarely hits that window.) Counted, not by batch id: how many batches
+ * a cold job needs for a load depends on the machine.
  */
 object FaultInjection {
   val PauseAfterWriteVar = "SPEEDLAYER_TEST_PAUSE_AFTER_WRITE"
@@ -137,9 +138,11 @@ object FaultInjection {
   def fromEnv(env: Map[String, String]): (Long, BatchCounts) => Unit =
     env.get(PauseAfterWriteVar).flatMap(_.trim.toLongOption) match {
       case None => (_, _) => ()
-      case Some(from) =>
+      case Some(nth) =>
+        var batchesWithEvents = 0L
         (batchId, counts) =>
-          if (batchId >= from && counts.events > 0) {
+          if (counts.events > 0) batchesWithEvents += 1
+          if (batchesWithEvents >= nth && counts.events > 0) {
             System.out.println(PausedPrefix + batchId)
             System.out.flush()
             Thread.sleep(Long.MaxValue)
