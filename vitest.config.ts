@@ -26,7 +26,6 @@ export default defineConfig({
         },
       },
       {
-        // Not in npm test yet: its pass-through job did not start in the last run (docs/benchmarks.md).
         test: { name: 'bench-smoke', include: ['test/bench-smoke/**/*.test.ts'], testTimeout: 1_800_000, hookTimeout: 900_000 },
       },
       {

@@ -16,7 +16,7 @@
  * --smoke: seconds-long steps, for CI: it checks that every field is produced, never a timing.
  */
 import { execa } from 'execa';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +32,8 @@ import { quantiles, type Quantiles } from '../src/loadtest/stats.ts';
 import { ensureKafkaJars, KAFKA_VERSION } from '../src/targets/local/kafka/runtime.ts';
 import { localPaths } from '../src/targets/local/paths.ts';
 import { readStackState } from '../src/targets/local/stack-state.ts';
+import { supervisorPlanFile } from '../src/targets/local/components/spark-job.ts';
+import type { SupervisorPlan } from '../src/targets/local/job-supervisor-main.ts';
 import { ManagedProcess } from '../src/targets/local/supervisor.ts';
 import { batchFigures } from './batch-figures.ts';
 import { renderCharts } from './charts.ts';
@@ -124,8 +126,13 @@ const perMillion = (cpuS: number, rows: number) => (rows > 0 ? round((cpuS / row
 const cores = (u: Usage) => Object.fromEntries(Object.entries(u).map(([k, v]) => [k, round(v.cores, 3)])) as Record<Component | 'total', number>;
 const rss = (u: Usage) => Object.fromEntries(Object.entries(u).map(([k, v]) => [k, Math.round(v.peakRssMiB)])) as Record<Component | 'total', number>;
 
+/** Ports of the monitoring components, which the baseline's strict config schema does not know. */
+const PORTS_AFTER_BASELINE = /^\s+(jobMetrics|exporter|prometheus|alertmanager):/;
+
 /** Runs the CLI of another checkout (the baseline worktree) against a sandbox's home and config. */
 function cliOf(root: string, sb: CliSandbox) {
+  const config = readFileSync(sb.configFile, 'utf8');
+  writeFileSync(sb.configFile, config.split('\n').filter((line) => !PORTS_AFTER_BASELINE.test(line)).join('\n'));
   return (args: string[], opts: { reject?: boolean; timeoutMs?: number } = {}) =>
     execa('node', [path.join(root, 'bin', 'speedlayer.js'), '--config', sb.configFile, '--target', 'local', ...args], {
       env: { ...process.env, SPEEDLAYER_HOME: sb.home, SPEEDLAYER_CACHE: process.env.SPEEDLAYER_CACHE ?? path.join(PROJECT_ROOT, '.speedlayer', 'cache'), FORCE_COLOR: '0' },
@@ -287,7 +294,8 @@ async function measurePassthrough(sb: CliSandbox, rate: number, duration: number
   await sb.run(['submit']); // the job's own launch: its command line is the pass-through's, with another main class
   const paths = localPaths(sb.home);
   const job = new ManagedProcess('spark-job', paths.sparkDir);
-  const rec = (await job.record())!;
+  const rec = JSON.parse(await readFile(supervisorPlanFile(paths.sparkDir), 'utf8')) as SupervisorPlan;
+  const ports = (await job.record())!.ports;
   await job.stop();
   const state = (await readStackState(paths.stackFile))!;
   const ch = await sb.clickhouse();
@@ -296,7 +304,7 @@ async function measurePassthrough(sb: CliSandbox, rate: number, duration: number
   const cp = args.indexOf('--checkpoint-dir');
   args[cp + 1] = path.join(paths.sparkDir, 'passthrough-checkpoint');
   const pt = new ManagedProcess('bench-passthrough', paths.sparkDir);
-  await pt.start({ command: rec.command, args, env: { ...process.env, CLICKHOUSE_PASSWORD: state.clickhouse.password }, ports: rec.ports });
+  await pt.start({ command: rec.command, args, env: { ...process.env, CLICKHOUSE_PASSWORD: state.clickhouse.password }, ports });
   try {
     const deadline = Date.now() + 180_000;
     while (!(await pt.logFrom(0)).includes('SPEEDLAYER_PROGRESS')) {

@@ -29,6 +29,8 @@ const suites = [
   ['spark', 'mvn', ['-B', '-q', '-f', 'spark/pom.xml', 'package']],
   ['integration', 'npx', vitest('integration')],
   ['e2e', 'npx', vitest('e2e')],
+  // npm run bench -- --smoke: every field of the benchmark's report, on fresh stacks (no timing asserted).
+  ['bench-smoke', 'npx', vitest('bench-smoke')],
   // Not here yet: the fault suite (npm run test:faults) fails its late-event checks after a long
   // outage (docs/reliability.md, "Known gap"), and takes ~15 min on a quiet machine.
 ];

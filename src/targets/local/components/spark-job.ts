@@ -119,9 +119,12 @@ export function lastJobFailure(log: string): string | undefined {
   return line.length > 300 ? `${line.slice(0, 300)}...` : line;
 }
 
+/** The job's command line, as its supervisor runs it (the process record holds the supervisor's). */
+export const supervisorPlanFile = (dir: string): string => path.join(dir, 'spark-job.supervisor-plan.json');
+
 export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
   const process = new ManagedProcess('spark-job', o.dir);
-  const planFile = path.join(o.dir, 'spark-job.supervisor-plan.json');
+  const planFile = supervisorPlanFile(o.dir);
   const supervisorStateFile = path.join(o.dir, 'spark-job.supervisor.json');
   let startedAt = 0;
   let logOffset = 0;
