@@ -8,7 +8,7 @@ import java.util.concurrent.{CompletionException, ConcurrentHashMap, ExecutionEx
 import scala.jdk.CollectionConverters._
 import scala.util.control.NonFatal
 
-import com.clickhouse.client.api.Client
+import com.clickhouse.client.api.{Client, ServerException}
 import com.clickhouse.client.api.insert.InsertSettings
 import com.clickhouse.data.ClickHouseFormat
 import org.slf4j.LoggerFactory
@@ -137,6 +137,11 @@ object ClickHouseSink {
         done = true
         if (attempt > 1) log.warn(s"insert into ${config.database}.$table (token $token) succeeded at attempt $attempt after $elapsedMs ms")
       } catch {
+        case NonFatal(e) if isPermanent(unwrap(e)) =>
+          val cause = unwrap(e)
+          throw new ClickHouseInsertException(
+            s"insert of $rows rows into ${config.database}.$table (token $token) refused, not retried (waiting would not change it): ${describe(cause)}",
+            cause)
         case NonFatal(e) =>
           val cause = unwrap(e)
           val wait = math.min(backoff, config.retryForMs - elapsedMs)
@@ -154,6 +159,33 @@ object ClickHouseSink {
           attempt += 1
       }
     }
+  }
+
+  /**
+   * ClickHouse error codes that no wait can cure (a wrong password, a missing table or column, a
+   * read-only user, rows that do not parse): failing at once tells the user now instead of after
+   * retryForMs of silent retries and the supervisor's restarts. Everything else is retried.
+   */
+  val PermanentErrorCodes: Set[Int] = Set(
+    16, // NO_SUCH_COLUMN_IN_TABLE
+    27, // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+    47, // UNKNOWN_IDENTIFIER
+    53, // TYPE_MISMATCH
+    60, // UNKNOWN_TABLE
+    62, // SYNTAX_ERROR
+    81, // UNKNOWN_DATABASE
+    117, // INCORRECT_DATA
+    164, // READONLY
+    192, // UNKNOWN_USER
+    193, // WRONG_PASSWORD
+    194, // REQUIRED_PASSWORD
+    497, // ACCESS_DENIED
+    516 // AUTHENTICATION_FAILED
+  )
+
+  private def isPermanent(e: Throwable): Boolean = e match {
+    case server: ServerException => PermanentErrorCodes.contains(server.getCode)
+    case _ => false
   }
 
   private def insertOnce(config: ClickHouseConfig, table: String, columns: Seq[String], token: String, body: Array[Byte]): Unit = {

@@ -77,4 +77,19 @@ class ClickHouseSinkSuite extends AnyFunSuite {
       assert(ch.storedRows("events") === Seq("""{"a":1}"""))
     } finally ch.close()
   }
+
+  test("an error no wait can cure (authentication failed) fails at once, without retries") {
+    val ch = new FakeClickHouse
+    try {
+      ch.failWhen = _ => true
+      ch.failWith = (403, 516, "AUTHENTICATION_FAILED")
+      val c = ClickHouseConfig(ch.url, "default", "", "speedlayer", retryForMs = 30000, initialBackoffMs = 50, maxBackoffMs = 400)
+      val e = intercept[ClickHouseInsertException] {
+        ClickHouseSink.writeTables(c, outputs, "q-3", 1, Iterator(lines(events = Some("{}"))))
+      }
+      assert(ch.inserts.size === 1)
+      assert(e.getMessage.contains("refused, not retried"), e.getMessage)
+      assert(e.getMessage.contains("AUTHENTICATION_FAILED"), e.getMessage)
+    } finally ch.close()
+  }
 }

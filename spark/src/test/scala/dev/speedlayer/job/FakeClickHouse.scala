@@ -34,6 +34,8 @@ final class FakeClickHouse extends AutoCloseable {
   private val stored = new ConcurrentHashMap[(String, String), Seq[String]]()
   private val storedOrder = new ConcurrentLinkedQueue[(String, String)]()
   @volatile var failWhen: ChRequest => Boolean = _ => false
+  /** The error a failing request gets: (HTTP status, ClickHouse code, its name). */
+  @volatile var failWith: (Int, Int, String) = (500, 252, "TOO_MANY_PARTS")
 
   private val server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0)
   server.createContext("/", (exchange: HttpExchange) => handle(exchange))
@@ -68,10 +70,11 @@ final class FakeClickHouse extends AutoCloseable {
       exchange.getResponseHeaders.add("X-ClickHouse-Server-Display-Name", "fake")
       exchange.getResponseHeaders.add("X-ClickHouse-Timezone", "UTC")
       if (failWhen(request)) {
-        val error = "Code: 252. DB::Exception: Too many parts (fake). (TOO_MANY_PARTS) (version 25.8.1.1)"
-        exchange.getResponseHeaders.add("X-ClickHouse-Exception-Code", "252")
+        val (status, code, name) = failWith
+        val error = s"Code: $code. DB::Exception: fake failure. ($name) (version 25.8.1.1)"
+        exchange.getResponseHeaders.add("X-ClickHouse-Exception-Code", code.toString)
         val bytes = error.getBytes(StandardCharsets.UTF_8)
-        exchange.sendResponseHeaders(500, bytes.length.toLong)
+        exchange.sendResponseHeaders(status, bytes.length.toLong)
         exchange.getResponseBody.write(bytes)
       } else {
         for (table <- request.table; token <- request.token) {
