@@ -15,7 +15,7 @@ export interface ClusterProvider {
   readonly kubeContext: string;
   /** Whether preflight needs the kind CLI, its node image and the cluster's existence. */
   readonly usesKindCli: boolean;
-  /** How the host reaches a service: our kind node publishes NodePorts, Docker Desktop LoadBalancers on localhost. */
+  /** How the host reaches a service: our kind node publishes NodePorts on 127.0.0.1; Docker Desktop publishes LoadBalancers on every host interface (docs/kind.md). */
   readonly serviceType: 'NodePort' | 'LoadBalancer';
   /** The PVCs' StorageClass: ours on the cluster we create; Docker Desktop keeps its default (undefined). */
   readonly storageClassName: string | undefined;

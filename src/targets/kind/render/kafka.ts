@@ -41,8 +41,9 @@ export function renderKafkaNodePool(config: KindConfig, cluster: ClusterProvider
 
 /**
  * The host reaches the broker at 127.0.0.1:<ports.kafka>. On our kind cluster that is a NodePort
- * published by extraPortMappings; on Docker Desktop a LoadBalancer service, which Docker Desktop
- * publishes on localhost (one broker, so no separate bootstrap service is needed there).
+ * published by extraPortMappings on 127.0.0.1; on Docker Desktop a LoadBalancer service, which
+ * Docker Desktop publishes on every host interface (docs/kind.md says so and how to firewall it;
+ * one broker, so no separate bootstrap service is needed there).
  */
 function externalListener(config: KindConfig, cluster: ClusterProvider): Record<string, unknown> {
   const advertised = { broker: 0, advertisedHost: '127.0.0.1', advertisedPort: config.ports.kafka };
