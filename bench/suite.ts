@@ -7,7 +7,7 @@
  *  2. the job: idle CPU for --idle s, then the throughput curve (loadtest at 10k, 20k, ... events/s
  *     for --duration s each, until a step falls behind), dashboard queries idle and under ingest;
  *  3. pass-through: the job's Kafka source and ClickHouse sink with nothing in between
- *     (spark/.../bench/PassThroughJob.scala) at 10k events/s;
+ *     (spark/src/test/.../bench/PassThroughJob.scala, not shipped) at 10k events/s;
  *  4. baseline: the whole CLI and job of commit 20a119b (a git worktree) at 10k events/s
  *     (--no-baseline skips it, for quick runs).
  *
@@ -294,17 +294,22 @@ async function measurePassthrough(sb: CliSandbox, rate: number, duration: number
   await sb.run(['submit']); // the job's own launch: its command line is the pass-through's, with another main class
   const paths = localPaths(sb.home);
   const job = new ManagedProcess('spark-job', paths.sparkDir);
-  const rec = JSON.parse(await readFile(supervisorPlanFile(paths.sparkDir), 'utf8')) as SupervisorPlan;
+  const jobPlan = JSON.parse(await readFile(supervisorPlanFile(paths.sparkDir), 'utf8')) as SupervisorPlan;
   const ports = (await job.record())!.ports;
   await job.stop();
   const state = (await readStackState(paths.stackFile))!;
   const ch = await sb.clickhouse();
   await ch.command({ query: `CREATE TABLE IF NOT EXISTS bench_passthrough (kafka_partition Int32, kafka_offset Int64, payload String) ENGINE = MergeTree ORDER BY (kafka_partition, kafka_offset)` });
-  const args = rec.args.map((a) => (a === pipeline.spark.mainClass ? 'dev.speedlayer.bench.PassThroughJob' : a));
-  const cp = args.indexOf('--checkpoint-dir');
-  args[cp + 1] = path.join(paths.sparkDir, 'passthrough-checkpoint');
+  const args = jobPlan.args.map((a) => (a === pipeline.spark.mainClass ? 'dev.speedlayer.bench.PassThroughJob' : a));
+  const checkpoint = args.indexOf('--checkpoint-dir');
+  args[checkpoint + 1] = path.join(paths.sparkDir, 'passthrough-checkpoint');
+  // The pass-through is not shipped with the job: it is compiled with the Scala tests (mvn package).
+  const testClasses = path.join(PROJECT_ROOT, 'spark', 'target', 'test-classes');
+  if (!existsSync(path.join(testClasses, 'dev', 'speedlayer', 'bench'))) throw new Error(`no pass-through job in ${testClasses}: run mvn -f spark/pom.xml package -DskipTests`);
+  const classpath = args.indexOf('-cp');
+  args[classpath + 1] = [args[classpath + 1], testClasses].join(path.delimiter);
   const pt = new ManagedProcess('bench-passthrough', paths.sparkDir);
-  await pt.start({ command: rec.command, args, env: { ...process.env, CLICKHOUSE_PASSWORD: state.clickhouse.password }, ports });
+  await pt.start({ command: jobPlan.command, args, env: { ...process.env, CLICKHOUSE_PASSWORD: state.clickhouse.password }, ports });
   try {
     const deadline = Date.now() + 180_000;
     while (!(await pt.logFrom(0)).includes(pipeline.jobProtocol.progress)) {
