@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +7,7 @@ import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClien
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pipeline } from '../../src/contract/index.ts';
 import { embeddedClickHouseCommand, ensureChdbEnv } from '../../src/targets/local/clickhouse/python-env.ts';
+import { freePort } from '../../src/targets/local/ports.ts';
 import { isAlive, ManagedProcess, waitFor } from '../../src/targets/local/supervisor.ts';
 
 /**
@@ -29,17 +29,6 @@ let port: number;
 let workDir: string;
 let proc: ManagedProcess;
 const clients: ClickHouseClient[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function client(who: { user: string; password: string }, database = 'default'): ClickHouseClient {
   const c = createClient({

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -9,6 +8,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { ClickHouseError, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedClickHouseCommand, ensureChdbEnv, type ChdbEnv } from '../../src/targets/local/clickhouse/python-env.ts';
+import { freePort } from '../../src/targets/local/ports.ts';
 import { isAlive, ManagedProcess, waitFor } from '../../src/targets/local/supervisor.ts';
 
 /**
@@ -31,17 +31,6 @@ let dataDir: string;
 let proc: ManagedProcess;
 let client: ClickHouseClient;
 const clients: ClickHouseClient[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function startServer(): Promise<number> {
   const cmd = embeddedClickHouseCommand({ python: chdbEnv.python, host: '127.0.0.1', port, dataDir, user: USER, password: PASSWORD });
