@@ -128,7 +128,7 @@ describe('kind monitoring switched off', () => {
 
 // The kind stand-ins for the exporter's series, run through the real rule engine with the alerts.
 describe('kind recording rules (manifests/prometheus/kind.rules.yml) feed the alert rules', () => {
-  it('JobDown fires when the driver cannot be scraped; lag and Kafka up come from the broker', async () => {
+  it('JobDown, KafkaDown and ClickHouseDiskLow fire from the cluster\'s own endpoints; lag comes from the broker', async () => {
     const ms = await manifests();
     const dir = await mount(find(ms, 'ConfigMap', NAMES.prometheusConfig));
     const tests = {
@@ -157,6 +157,22 @@ describe('kind recording rules (manifests/prometheus/kind.rules.yml) feed the al
               exp_alerts: [{ exp_labels: { severity: 'warning' }, exp_annotations: { summary: 'The streaming job is not running: no event reaches ClickHouse.', description: '', runbook: 'docs/runbook.md#jobdown' } }],
             },
             { eval_time: '60s', alertname: 'KafkaDown', exp_alerts: [] },
+          ],
+        },
+        {
+          // The broker's endpoint gone; ClickHouse's disk 5% free (its own asynchronous metrics).
+          interval: '30s',
+          input_series: [
+            { series: 'up{job="kafka",instance="b"}', values: '1 0x14' },
+            { series: 'up{job="spark-job",instance="a"}', values: '1x14' },
+            { series: 'speedlayer_job_query_active{job="spark-job"}', values: '1x14' },
+            { series: 'ClickHouseAsyncMetrics_FilesystemMainPathAvailableBytes{job="clickhouse"}', values: '5e8x14' },
+            { series: 'ClickHouseAsyncMetrics_FilesystemMainPathTotalBytes{job="clickhouse"}', values: '1e10x14' },
+          ],
+          alert_rule_test: [
+            { eval_time: '2m', alertname: 'KafkaDown', exp_alerts: [{ exp_labels: { severity: 'warning' }, exp_annotations: { summary: 'The Kafka broker does not answer metadata requests.', runbook: 'docs/runbook.md#kafkadown' } }] },
+            { eval_time: '2m', alertname: 'JobDown', exp_alerts: [] },
+            { eval_time: '6m', alertname: 'ClickHouseDiskLow', exp_alerts: [{ exp_labels: { severity: 'warning' }, exp_annotations: { summary: "5% of ClickHouse's file system is free.", runbook: 'docs/runbook.md#clickhousedisklow' } }] },
           ],
         },
       ],
