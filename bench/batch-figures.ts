@@ -1,6 +1,10 @@
+import { pipeline } from '../src/contract/index.ts';
 import { percentile } from '../src/loadtest/stats.ts';
 
-/** One SPEEDLAYER_PROGRESS line of the job's log (spark/.../ProgressListener.scala). */
+/** The job's progress lines (pipeline.json jobProtocol), each with its JSON. */
+export const PROGRESS_LINE = new RegExp(`^${pipeline.jobProtocol.progress} (\\{.*\\})$`, 'gm');
+
+/** One progress line of the job's log (spark/.../ProgressListener.scala). */
 interface BatchProgress {
   batchId: number;
   numInputRows: number;
@@ -12,7 +16,7 @@ interface BatchProgress {
 
 /** The figures of the batches that started in [fromMs, toMs] and read input: median / p95 / max of each. */
 export function batchFigures(log: string, fromMs: number, toMs: number): { count: number; figures: Record<string, { p50: number; p95: number; max: number }> } {
-  const batches = [...log.matchAll(/^SPEEDLAYER_PROGRESS (\{.*\})$/gm)]
+  const batches = [...log.matchAll(PROGRESS_LINE)]
     .map((m) => JSON.parse(m[1]!) as BatchProgress)
     .filter((b) => b.numInputRows > 0 && Date.parse(b.timestamp) >= fromMs && Date.parse(b.timestamp) <= toMs);
   const series: Record<string, number[]> = {

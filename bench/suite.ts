@@ -35,12 +35,12 @@ import { readStackState } from '../src/targets/local/stack-state.ts';
 import { supervisorPlanFile } from '../src/targets/local/components/spark-job.ts';
 import type { SupervisorPlan } from '../src/targets/local/job-supervisor-main.ts';
 import { ManagedProcess } from '../src/targets/local/supervisor.ts';
-import { batchFigures } from './batch-figures.ts';
+import { BASELINE_COMMIT } from './baseline.ts';
+import { batchFigures, PROGRESS_LINE } from './batch-figures.ts';
 import { renderCharts } from './charts.ts';
 import { cliSandbox, type CliSandbox } from '../test/support/cli-sandbox.ts';
 import { componentGroups, UsageSampler, type Component } from './proc-usage.ts';
 
-export const BASELINE_COMMIT = '20a119b';
 const BEGIN = '<!-- suite:begin (written by bench/suite.ts) -->';
 const END = '<!-- suite:end -->';
 /** A step sustains its rate when it achieves this share of it, drains, passes every check and keeps e2e p95 within the target. */
@@ -110,7 +110,7 @@ interface InputWindow {
 
 /** The span from the first to the end of the last batch that read input, started within [fromMs, toMs]. */
 function inputWindow(log: string, fromMs: number, toMs: number): InputWindow | undefined {
-  const batches = [...log.matchAll(/^SPEEDLAYER_PROGRESS (\{.*\})$/gm)]
+  const batches = [...log.matchAll(PROGRESS_LINE)]
     .map((m) => JSON.parse(m[1]!) as { numInputRows: number; batchDurationMs: number; timestamp: string })
     .filter((b) => b.numInputRows > 0 && Date.parse(b.timestamp) >= fromMs && Date.parse(b.timestamp) <= toMs);
   if (batches.length === 0) return undefined;
@@ -307,7 +307,7 @@ async function measurePassthrough(sb: CliSandbox, rate: number, duration: number
   await pt.start({ command: rec.command, args, env: { ...process.env, CLICKHOUSE_PASSWORD: state.clickhouse.password }, ports });
   try {
     const deadline = Date.now() + 180_000;
-    while (!(await pt.logFrom(0)).includes('SPEEDLAYER_PROGRESS')) {
+    while (!(await pt.logFrom(0)).includes(pipeline.jobProtocol.progress)) {
       if (Date.now() > deadline || !(await pt.running())) throw new Error(`pass-through job did not start:\n${await pt.logTail()}`);
       await sleep(500);
     }
@@ -348,7 +348,7 @@ async function measurePassthrough(sb: CliSandbox, rate: number, duration: number
  * triggers: IdleTicker) over. The same wait for every job measured.
  */
 async function measureIdle(sampler: UsageSampler, jobLogFile: string, seconds: number): Promise<SuiteResult['idle_cpu_cores']> {
-  for (const deadline = Date.now() + 600_000; !(await jobLog(jobLogFile)).includes('SPEEDLAYER_PROGRESS'); await sleep(1000)) {
+  for (const deadline = Date.now() + 600_000; !(await jobLog(jobLogFile)).includes(pipeline.jobProtocol.progress); await sleep(1000)) {
     if (Date.now() > deadline) throw new Error('the job ran no batch within 10 minutes of its start');
   }
   await sleep((pipeline.spark.stateRevisitSeconds + 5 * pipeline.spark.triggerIntervalSeconds + 5) * 1000);
@@ -373,14 +373,24 @@ async function baselineCheckout(): Promise<string> {
   return dir;
 }
 
-export async function runSuite(o: { smoke: boolean; baseline: boolean; idleOnly: boolean; duration: number; warmup: number; idle: number; rates: number[]; producerSeconds: number }): Promise<SuiteResult> {
+type SuiteOptions = { smoke: boolean; baseline: boolean; idleOnly: boolean; duration: number; warmup: number; idle: number; rates: number[]; producerSeconds: number };
+
+/** The whole suite; the baseline's worktree is removed at the end (its jar is rebuilt next time). */
+export async function runSuite(o: SuiteOptions): Promise<SuiteResult> {
+  const baselineDir = o.baseline ? await baselineCheckout() : undefined;
+  try {
+    return await measure(o, baselineDir);
+  } finally {
+    if (baselineDir) await execa('git', ['-C', PROJECT_ROOT, 'worktree', 'remove', '--force', baselineDir], { reject: false });
+  }
+}
+
+async function measure(o: SuiteOptions, baselineDir: string | undefined): Promise<SuiteResult> {
   const loadBefore = round(os.loadavg()[0]!, 2);
   const result: Partial<SuiteResult> = {
     machine: { cores: os.cpus().length, cpu: cpuModel(), load_before: loadBefore, memory_gib: Math.round(os.totalmem() / 1024 ** 3) },
     settings: { step_seconds: o.duration, warmup_seconds: o.warmup, idle_seconds: o.idle, rates: o.rates, smoke: o.smoke, baseline: o.baseline },
   };
-  const baselineDir = o.baseline ? await baselineCheckout() : undefined;
-
   await withStack('job', async (sb) => {
     if (!o.idleOnly) {
       log('producer: load generator vs kafka-producer-perf-test');

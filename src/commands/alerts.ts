@@ -43,7 +43,12 @@ export function alertRows(active: Awaited<ReturnType<typeof activeAlerts>>, noti
 }
 
 export async function collectAlertsFrom(target: Target, alertmanagerUrl: string): Promise<AlertRow[]> {
-  return alertRows(await activeAlerts(alertmanagerUrl), (await target.alertNotifications?.()) ?? []);
+  const active = await activeAlerts(alertmanagerUrl).catch((err: Error) => {
+    throw new SpeedlayerError(`Alertmanager at ${alertmanagerUrl} did not answer: ${err.message}`, {
+      fix: "Run 'speedlayer status' to see whether alertmanager is up; 'speedlayer up' starts it.",
+    });
+  });
+  return alertRows(active, (await target.alertNotifications?.()) ?? []);
 }
 
 export async function collectAlerts(ctx: CommandContext): Promise<AlertRow[]> {
@@ -52,13 +57,7 @@ export async function collectAlerts(ctx: CommandContext): Promise<AlertRow[]> {
   if (!e.alertmanager) {
     throw new SpeedlayerError(`the ${target.name} stack runs no Alertmanager`, { fix: 'Set monitoring.enabled: true in the config file and run speedlayer up.' });
   }
-  try {
-    return await collectAlertsFrom(target, e.alertmanager.url);
-  } catch (err) {
-    throw new SpeedlayerError(`Alertmanager at ${e.alertmanager.url} did not answer: ${(err as Error).message}`, {
-      fix: "Run 'speedlayer status' to see whether alertmanager is up; 'speedlayer up' starts it.",
-    });
-  }
+  return collectAlertsFrom(target, e.alertmanager.url);
 }
 
 export const alertsCommand = defineCommand({

@@ -25,12 +25,14 @@ export function recommend(current: number, e: CapacityEstimate | undefined, core
   return `${Math.round((1 - use) * 100)}% headroom: no change needed`;
 }
 
+const DEFAULT_MINUTES = 15;
+
 export const capacityCommand = defineCommand<{ minutes: number }>({
   name: 'capacity',
   description: "headroom and the maximum sustainable events/s, from the job's recent micro-batches",
-  options: (cmd) => cmd.option('--minutes <m>', 'how many minutes of batches to use (default 15)'),
+  options: (cmd) => cmd.option('--minutes <m>', `how many minutes of batches to use (default ${DEFAULT_MINUTES})`),
   parse(raw) {
-    const minutes = raw.minutes === undefined ? 15 : Number(raw.minutes);
+    const minutes = raw.minutes === undefined ? DEFAULT_MINUTES : Number(raw.minutes);
     if (!(minutes > 0)) throw new UsageError(`--minutes must be a positive number, got '${String(raw.minutes)}'`, { fix: 'Example: --minutes 30' });
     return { minutes };
   },

@@ -31,26 +31,26 @@ interface FlagSpec {
 
 const LOADTEST_FLAGS = {
   rate: { flags: '-r, --rate <eps>', raw: 'rate', help: 'events per second to produce', valid: (v) => v > 0, expect: 'a positive number of events per second', example: '10000', config: 'rate' },
-  durationSeconds: { flags: '-d, --duration <seconds>', raw: 'duration', help: 'how long to produce', valid: (v) => v > 0, expect: 'a positive number of seconds', example: '10000', config: 'durationSeconds' },
+  durationSeconds: { flags: '-d, --duration <seconds>', raw: 'duration', help: 'how long to produce', valid: (v) => v > 0, expect: 'a positive number of seconds', example: '60', config: 'durationSeconds' },
   malformedFraction: {
     flags: '--malformed-fraction <f>', raw: 'malformedFraction', help: 'share of deliberately broken records',
     valid: (v) => v >= 0 && v <= 1, expect: 'a fraction between 0 and 1', example: '0.01', config: 'malformedFraction',
   },
   seed: {
     flags: '--seed <n>', raw: 'seed', help: 'random seed, to replay the same events', valid: (v) => Number.isInteger(v) && v >= 0,
-    expect: 'a non-negative integer', example: '10000', fallback: () => Date.now() % 2 ** 31,
+    expect: 'a non-negative integer', example: '42', fallback: () => Date.now() % 2 ** 31,
   },
   drainTimeoutSeconds: {
     flags: '--drain-timeout <seconds>', raw: 'drainTimeout', help: 'how long to wait for ClickHouse to hold every record',
-    valid: (v) => v > 0, expect: 'a positive number of seconds', example: '10000', config: 'drainTimeoutSeconds',
+    valid: (v) => v > 0, expect: 'a positive number of seconds', example: '300', config: 'drainTimeoutSeconds',
   },
   warmupSeconds: {
     flags: '--warmup <seconds>', raw: 'warmup', help: 'load produced and drained before the measured run, not measured',
-    valid: (v) => v >= 0, expect: 'a number of seconds (0 for none)', example: '10000', config: 'warmupSeconds', note: '0 for none',
+    valid: (v) => v >= 0, expect: 'a number of seconds (0 for none)', example: '15', config: 'warmupSeconds', note: '0 for none',
   },
   eventTimeScale: {
     flags: '--event-time-scale <factor>', raw: 'eventTimeScale', help: 'event time runs this many times faster than wall time, ending now',
-    valid: (v) => v >= 1, expect: 'a factor >= 1', example: '10000', fallback: () => 1,
+    valid: (v) => v >= 1, expect: 'a factor >= 1', example: '20', fallback: () => 1,
     note: '20 = 40 min of event time in 120 s: idle gaps and session timeouts',
   },
   dashboards: {

@@ -1,4 +1,5 @@
 import { open, stat } from 'node:fs/promises';
+import { sleepUnlessAborted } from '../base/wait.ts';
 import { SpeedlayerError, UsageError } from '../base/errors.ts';
 import type { CommandContext } from './context.ts';
 import { defineCommand } from './command.ts';
@@ -46,12 +47,13 @@ async function follow(ctx: CommandContext, file: string, from: number): Promise<
       }
       offset = size;
     }
-    await new Promise((r) => {
-      const t = setTimeout(r, 500);
-      ctx.signal.addEventListener('abort', () => (clearTimeout(t), r(undefined)), { once: true });
-    });
+    await sleepUnlessAborted(FOLLOW_POLL_MS, ctx.signal);
   }
 }
+
+/** How often --follow looks for new lines. */
+const FOLLOW_POLL_MS = 500;
+const DEFAULT_LINES = 50;
 
 export const logsCommand = defineCommand<LogsOptions>({
   name: 'logs',
@@ -59,10 +61,10 @@ export const logsCommand = defineCommand<LogsOptions>({
   options: (cmd) =>
     cmd
       .argument('<component>', 'kafka, clickhouse, spark-job, exporter, prometheus or alertmanager (speedlayer status lists them)')
-      .option('-n, --lines <n>', 'how many of the last lines to print (default 50)')
+      .option('-n, --lines <n>', `how many of the last lines to print (default ${DEFAULT_LINES})`)
       .option('-f, --follow', 'keep printing new lines until Ctrl-C'),
   parse(raw) {
-    const lines = raw.lines === undefined ? 50 : Number(raw.lines);
+    const lines = raw.lines === undefined ? DEFAULT_LINES : Number(raw.lines);
     if (!Number.isInteger(lines) || lines < 0) throw new UsageError(`--lines must be a non-negative integer, got '${String(raw.lines)}'`, { fix: 'Example: --lines 200' });
     return { component: String((raw.args as unknown[])[0]), lines, follow: !!raw.follow };
   },

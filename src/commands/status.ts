@@ -1,4 +1,5 @@
 import type { CommandContext } from './context.ts';
+import { sleepUnlessAborted } from '../base/wait.ts';
 import { pipeline } from '../contract/index.ts';
 import { n, table } from './render.ts';
 import type { ComponentState } from '../base/stack.ts';
@@ -91,7 +92,7 @@ export function watchLine(f: LiveFigures | { error: string }, alerts: AlertRow[]
 
 const WATCH_INTERVAL_MS = 2000;
 
-/** Refreshes every 2 s until Ctrl-C: a redrawn screen on a terminal, plain lines otherwise. */
+/** Refreshes every WATCH_INTERVAL_MS until Ctrl-C: a redrawn screen on a terminal, plain lines otherwise. */
 async function watch(ctx: CommandContext, tty: boolean): Promise<void> {
   const target = await ctx.target();
   const e = await target.endpoints();
@@ -104,13 +105,7 @@ async function watch(ctx: CommandContext, tty: boolean): Promise<void> {
       const title = `speedlayer status --watch   ${target.name}   ${new Date().toISOString().slice(11, 19)}   Ctrl-C to quit`;
       process.stdout.write(`\x1b[H\x1b[2J${[title, '', ...watchScreen(figures, alerts, history)].join('\n')}\n`);
     } else ctx.print(watchLine(figures, alerts, new Date()));
-    await new Promise((r) => {
-      const t = setTimeout(r, WATCH_INTERVAL_MS);
-      ctx.signal.addEventListener('abort', () => {
-        clearTimeout(t);
-        r(undefined);
-      }, { once: true });
-    });
+    await sleepUnlessAborted(WATCH_INTERVAL_MS, ctx.signal);
   }
 }
 
@@ -142,7 +137,7 @@ export function printStatus(ctx: CommandContext, s: StatusReport): void {
 export const statusCommand = defineCommand({
   name: 'status',
   description: 'components, Kafka offsets, the job’s progress, ClickHouse row counts and freshness',
-  options: (cmd) => cmd.option('-w, --watch', 'live view refreshed every 2 s until Ctrl-C (plain lines when stdout is not a terminal)'),
+  options: (cmd) => cmd.option('-w, --watch', `live view refreshed every ${WATCH_INTERVAL_MS / 1000} s until Ctrl-C (plain lines when stdout is not a terminal)`),
   async handler(ctx, opts: { watch?: boolean }) {
     if (opts.watch) {
       await watch(ctx, !ctx.json && !!process.stdout.isTTY);

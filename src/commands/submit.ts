@@ -20,7 +20,9 @@ async function resetCheckpoint(ctx: CommandContext, yes: boolean): Promise<boole
     throw new UsageError(`--reset-checkpoint is not supported on the ${target.name} target`, { fix: 'Delete the job and its checkpoint volume with the cluster tools, then submit again.' });
   }
   const plan = await target.checkpointReset();
-  ctx.print(plan.description);
+  // With --json, stdout carries the JSON object only.
+  if (ctx.json) ctx.status.info(plan.description);
+  else ctx.print(plan.description);
   if (!yes) {
     if (!ctx.interactive) throw new UsageError("'submit --reset-checkpoint' discards the job's state and there is no terminal to confirm", { fix: 'Add --yes to confirm.' });
     if (!(await ctx.confirm('Discard the checkpoint and start the job from the earliest offsets?'))) {

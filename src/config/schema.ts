@@ -63,7 +63,7 @@ export const MonitoringConfigSchema = z.strictObject({
   deadLetterRatio: z.number().min(0).max(1).default(0.05),
   /** Late events / records read above this: LateEventRateHigh. */
   lateEventRatio: z.number().min(0).max(1).default(0.05),
-  /** Receives every notification (Alertmanager webhook JSON); critical ones go to criticalWebhookUrl too when set. */
+  /** Receives every notification (Alertmanager webhook JSON); critical ones go to criticalWebhookUrl instead when that is set. */
   webhookUrl: z.url().optional(),
   criticalWebhookUrl: z.url().optional(),
   /** A Slack incoming-webhook URL (or a Slack-compatible one, e.g. Mattermost). */

@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { sleepUnlessAborted } from '../base/wait.ts';
 import type { StackEndpoints } from '../base/stack.ts';
 import { dashboardClient } from '../clients/clickhouse.ts';
 import { loadDashboardQueries, type DashboardQuery } from '../contract/index.ts';
@@ -44,19 +45,6 @@ async function runPanel(client: ClickHouseClient, q: DashboardQuery, useCache = 
   return performance.now() - t0;
 }
 
-/** Waits ms, or less when the signal aborts; leaves no listener behind either way. */
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted || ms <= 0) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done);
-  });
-
 /**
  * Starts `viewers` dashboards, each firing every named query at once every `refreshSeconds`
  * (starts spread over the first period, as real viewers are not in step). A refresh that overruns
@@ -79,7 +67,7 @@ export function startViewers(
   const loops = clients.map(async (client, v) => {
     let next = startedAt + (period * v) / o.viewers;
     for (;;) {
-      await sleep(next - performance.now(), stopping.signal);
+      await sleepUnlessAborted(next - performance.now(), stopping.signal);
       if (stopping.signal.aborted) return;
       const t0 = performance.now();
       await Promise.all(

@@ -37,7 +37,7 @@ export interface LoadtestOptions {
   eventTimeScale?: number;
   /** Dashboard viewers during the measured window (0 = none), each refreshing every panel every refreshSeconds. */
   dashboards?: number;
-  refreshSeconds?: number;
+  refreshSeconds: number;
   checks: z.infer<typeof ChecksConfigSchema>;
 }
 
@@ -209,7 +209,7 @@ function produceStep(run: Run, load: ProduceOptions, endpoints: StackEndpoints, 
           await new Promise((r) => setTimeout(r, 1000));
         }
       })();
-      const viewers = o.dashboards ? startViewers(endpoints.clickhouse, { viewers: o.dashboards, refreshSeconds: o.refreshSeconds ?? 2 }) : undefined;
+      const viewers = o.dashboards ? startViewers(endpoints.clickhouse, { viewers: o.dashboards, refreshSeconds: o.refreshSeconds }) : undefined;
       try {
         run.produced = await produceLoad({
           ...load,

@@ -166,6 +166,20 @@ describe('alerts through Prometheus and Alertmanager', () => {
     expect(after.every((a) => a.state === 'resolved')).toBe(true);
   });
 
+  it("the job's JVM killed under its supervisor is restarted, and JobRestarting fires saying how it ended", async () => {
+    const stateFile = path.join(sb.home, 'local', 'spark', 'spark-job.supervisor.json');
+    const before = JSON.parse(await readFile(stateFile, 'utf8')) as { jobPid: number; runs: number };
+    const killedAt = Date.now();
+    process.kill(before.jobPid, 'SIGKILL'); // the JVM only: its supervisor stays
+    const firing = await waitForNote('JobRestarting', killedAt, (a) => a.status === 'firing' && a.labels.severity === 'warning', 120);
+    expect(firing.receiver).toBe('warning');
+    expect(firing.annotations.description).toMatch(/^killed by SIGKILL after \d+ s$/);
+    const after = JSON.parse(await readFile(stateFile, 'utf8')) as { jobPid: number; runs: number; state: string };
+    expect(after.runs).toBe(before.runs + 1);
+    expect(after.jobPid).not.toBe(before.jobPid);
+    expect(isAlive(after.jobPid)).toBe(true);
+  });
+
   it('load above capacity fires JobFallingBehind, which resolves once the load stops', async () => {
     const t0 = Date.now();
     // 20,000 events/s against a one-core job. Production stops once the alert fired (the backlog

@@ -208,15 +208,17 @@ describe('hostile records on the local stack', () => {
     for (const port of [sb.ports.kafka, sb.ports.clickhouse, sb.ports.sparkUi]) expect(sockets.map((x) => x.port)).toContain(port);
   });
 
-  it('leaks no secret: the ClickHouse password is in no process argument, log, state file but stack.json (0600), nor status output', async () => {
+  it('leaks no secret: the ClickHouse passwords (writer, dashboard) are in no process argument, log, state file but stack.json (0600), nor status output', async () => {
     const stackFile = path.join(sb.home, 'local', 'stack.json');
-    const password = (JSON.parse(await readFile(stackFile, 'utf8')) as { clickhouse: { password: string } }).clickhouse.password;
-    expect(password.length).toBeGreaterThanOrEqual(16);
+    const { clickhouse } = JSON.parse(await readFile(stackFile, 'utf8')) as { clickhouse: { password: string; dashboardPassword: string } };
+    const passwords = [clickhouse.password, clickhouse.dashboardPassword];
+    for (const password of passwords) expect(password.length).toBeGreaterThanOrEqual(16);
     expect(statSync(stackFile).mode & 0o777).toBe(0o600);
     const leaks: string[] = [];
+    const hasSecret = (text: string | Buffer) => passwords.some((password) => text.includes(password));
     for (const pid of stackPids(sb.home)) {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-      if (argv.includes(password)) leaks.push(`argv of pid ${pid}`);
+      if (hasSecret(argv)) leaks.push(`argv of pid ${pid}`);
     }
     for (const file of filesUnder(sb.home)) {
       if (file === stackFile) continue;
@@ -228,11 +230,11 @@ describe('hostile records on the local stack', () => {
           return Buffer.alloc(0);
         }
       })();
-      if (content.includes(password)) leaks.push(file);
+      if (hasSecret(content)) leaks.push(file);
     }
     for (const args of [['status'], ['--json', 'status'], ['--verbose', 'status']]) {
       const r = await sb.run(args, { reject: false });
-      if ((r.stdout + r.stderr).includes(password)) leaks.push(`speedlayer ${args.join(' ')}`);
+      if (hasSecret(r.stdout + r.stderr)) leaks.push(`speedlayer ${args.join(' ')}`);
     }
     expect(leaks).toEqual([]);
   });

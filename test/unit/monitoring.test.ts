@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MonitoringConfigSchema } from '../../src/config/schema.ts';
-import { PROJECT_ROOT } from '../../src/contract/index.ts';
+import { pipeline, PROJECT_ROOT } from '../../src/contract/index.ts';
 import { findOnPath, MONITORING_BINARIES } from '../../src/targets/local/monitoring/binaries.ts';
 import { ALERT_RULES_FILE, alertmanagerConfig, settingsRules } from '../../src/stack/monitoring-config.ts';
 import { localPrometheusConfig } from '../../src/targets/local/monitoring/config-files.ts';
@@ -65,6 +65,13 @@ describe('alert rules (manifests/prometheus/alerts.rules.yml)', () => {
     }
   });
 
+  it('the topics the rules name are the contract\'s (pipeline.json)', () => {
+    const topics = new Set(alerts.flatMap((a) => [...a.expr.matchAll(/topic\s*=~?\s*"([^"]+)"/g)].map((m) => m[1]!)));
+    expect(topics.size).toBeGreaterThan(0);
+    const known = Object.values(pipeline.kafka.topics).map((t) => t.name);
+    for (const topic of topics) expect(known, `topic "${topic}" in the alert rules`).toContain(topic);
+  });
+
   it('every metric the rules read is defined in docs/metrics.md', async () => {
     const doc = await readFile(path.join(PROJECT_ROOT, 'docs', 'metrics.md'), 'utf8');
     const used = new Set(alerts.flatMap((a) => [...a.expr.matchAll(/\b(speedlayer_[a-z_]+?)(?:_bucket)?\b/g)].map((m) => m[1]!)));
@@ -98,6 +105,32 @@ describe('alert rules (manifests/prometheus/alerts.rules.yml)', () => {
                 { exp_labels: { severity: 'critical' }, exp_annotations: { summary: 'The streaming job is still down (escalated).', runbook: 'docs/runbook.md#jobdown' } },
               ],
             },
+          ],
+        },
+        {
+          // The supervisor restarts the JVM once at 60 s: JobRestarting fires with how the run ended, and clears 15 min later.
+          interval: '5s',
+          input_series: [
+            { series: 'speedlayer_job_restarts_total{job="speedlayer-exporter"}', values: '0x12 1x300' },
+            { series: 'speedlayer_job_last_failure_info{job="speedlayer-exporter",failure="failed: ClickHouseInsertException: boom"}', values: '_x12 1x300' },
+          ],
+          alert_rule_test: [
+            { eval_time: '55s', alertname: 'JobRestarting', exp_alerts: [] },
+            {
+              eval_time: '90s',
+              alertname: 'JobRestarting',
+              exp_alerts: [
+                {
+                  exp_labels: { severity: 'warning' },
+                  exp_annotations: {
+                    summary: 'The supervisor restarted the failing job in the last 15 minutes (1 times).',
+                    description: 'failed: ClickHouseInsertException: boom',
+                    runbook: 'docs/runbook.md#jobrestarting',
+                  },
+                },
+              ],
+            },
+            { eval_time: '1000s', alertname: 'JobRestarting', exp_alerts: [] },
           ],
         },
         {

@@ -38,10 +38,10 @@ describe('restart policy (OnFailure)', () => {
 
 describe('the job supervisor process', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'speedlayer-supervisor-'));
-  const supervise = async (name: string, script: string, maxRestarts: number) => {
+  const supervise = async (name: string, script: string, maxRestarts: number, command = process.execPath) => {
     const stateFile = path.join(dir, `${name}.json`);
     const planFile = path.join(dir, `${name}.plan.json`);
-    const plan = { command: process.execPath, args: ['-e', script], stateFile, policy: { maxRestarts, initialBackoffMs: 10, maxBackoffMs: 20, stableAfterMs: 60_000 } };
+    const plan = { command, args: ['-e', script], stateFile, policy: { maxRestarts, initialBackoffMs: 10, maxBackoffMs: 20, stableAfterMs: 60_000 } };
     writeFileSync(planFile, JSON.stringify(plan));
     const r = await execa(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src/targets/local/job-supervisor-main.ts'), planFile], { cwd: PROJECT_ROOT, reject: false, timeout: 30_000 });
     return { r, state: await readSupervisorState(stateFile) };
@@ -54,6 +54,13 @@ describe('the job supervisor process', () => {
     expect(r.stdout).toContain('SPEEDLAYER_SUPERVISOR restart 2 of at most 2');
     expect(state).toMatchObject({ state: 'gave-up', runs: 3, failuresInARow: 3 });
     expect(supervisorSummary(state!)).toMatch(/^gave up after 2 restarts: 3 runs in a row failed; the last one exit code 3 after \d+ s: boom \(fix the cause/);
+  }, 30_000);
+
+  it('counts a job that cannot be started (no such program) as a failed run, and gives up saying so', async () => {
+    const { r, state } = await supervise('missing', '', 1, path.join(dir, 'no-such-java'));
+    expect(r.exitCode).toBe(1);
+    expect(state).toMatchObject({ state: 'gave-up', runs: 2, failuresInARow: 2 });
+    expect(state!.lastEnd).toMatch(/cannot start \S+no-such-java: spawn \S+ ENOENT/);
   }, 30_000);
 
   it('restarts a job killed by a signal until it runs to a clean end', async () => {

@@ -262,10 +262,14 @@ export function createLocalTarget(ctx: TargetContext): Target {
 
     async alertNotifications() {
       const text = await readFile(paths.notificationsFile, 'utf8').catch(() => '');
-      return text
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as WebhookNotification);
+      // A line cut short (the exporter stopped while appending) is skipped, not fatal to `alerts`.
+      return text.split('\n').flatMap((line) => {
+        try {
+          return line ? [JSON.parse(line) as WebhookNotification] : [];
+        } catch {
+          return [];
+        }
+      });
     },
 
     async isUp() {

@@ -44,7 +44,18 @@ function run(): void {
     if (line.startsWith(FAILED)) failure = line.slice(FAILED.length).trim().slice(0, 300);
   });
   // 'close': the JVM exited and its output was read to the end (the failure line included).
-  child.once('close', (code, signal) => void ended({ code, signal, ranMs: Date.now() - started, failure }));
+  // 'error': it could not be started at all (java missing): a failed run like any other.
+  let over = false;
+  const end = (code: number | null, signal: string | null) => {
+    if (over) return;
+    over = true;
+    void ended({ code, signal, ranMs: Date.now() - started, failure });
+  };
+  child.once('error', (err) => {
+    failure ??= `cannot start ${plan.command}: ${err.message}`;
+    end(null, null);
+  });
+  child.once('close', (code, signal) => end(code, signal));
 }
 
 async function ended(end: { code: number | null; signal: string | null; ranMs: number; failure?: string }): Promise<void> {

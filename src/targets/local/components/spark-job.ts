@@ -121,11 +121,13 @@ export function lastJobFailure(log: string): string | undefined {
 
 /** The job's command line, as its supervisor runs it (the process record holds the supervisor's). */
 export const supervisorPlanFile = (dir: string): string => path.join(dir, 'spark-job.supervisor-plan.json');
+/** The supervisor's state: the JVM's pid, restarts, why it gave up (restart-policy.ts). */
+export const supervisorStateFile = (dir: string): string => path.join(dir, 'spark-job.supervisor.json');
 
 export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
   const process = new ManagedProcess('spark-job', o.dir);
   const planFile = supervisorPlanFile(o.dir);
-  const supervisorStateFile = path.join(o.dir, 'spark-job.supervisor.json');
+  const stateFile = supervisorStateFile(o.dir);
   let startedAt = 0;
   let logOffset = 0;
   return {
@@ -174,9 +176,9 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
         ],
       };
       // The JVM runs under a supervisor that restarts it after a failure (restartPolicy OnFailure).
-      const plan: SupervisorPlan = { ...job, cwd: globalThis.process.cwd(), stateFile: supervisorStateFile, policy: o.restartPolicy };
+      const plan: SupervisorPlan = { ...job, cwd: globalThis.process.cwd(), stateFile, policy: o.restartPolicy };
       await writeFile(planFile, JSON.stringify(plan, null, 2));
-      await rm(supervisorStateFile, { force: true });
+      await rm(stateFile, { force: true });
       return {
         command: globalThis.process.execPath,
         // From the sources, tsx is resolved from the project (cwd), whatever the user's cwd.
@@ -197,14 +199,14 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
     },
     version: async () => SPARK_VERSION,
     async whyDown() {
-      const supervisor = await readSupervisorState(supervisorStateFile);
+      const supervisor = await readSupervisorState(stateFile);
       if (supervisor?.state === 'gave-up') return supervisorSummary(supervisor);
       // The end of the log is enough: the failure line is followed by one stack trace at most.
       const failure = lastJobFailure(await process.logFrom(-256 * 1024));
       return failure && `failed: ${failure} (fix the cause, then 'speedlayer submit': it resumes from its checkpoint)`;
     },
     async whileUp() {
-      const supervisor = await readSupervisorState(supervisorStateFile);
+      const supervisor = await readSupervisorState(stateFile);
       return supervisor && supervisorSummary(supervisor);
     },
   };

@@ -9,7 +9,7 @@ import type { StackEndpoints } from '../../../base/stack.ts';
 import { findOnPath, MONITORING_BINARIES, MONITORING_INSTALL_FIX } from './binaries.ts';
 import { alertmanagerConfig, settingsRules } from '../../../stack/monitoring-config.ts';
 import { localPrometheusConfig } from './config-files.ts';
-import { NOTIFICATION_PATH, type ExporterOptions } from './exporter.ts';
+import { EXPORTER_PASSWORD_ENV, NOTIFICATION_PATH, type ExporterOptions } from './exporter.ts';
 import { ManagedProcess } from '../supervisor.ts';
 import type { LocalComponent } from '../components/component.ts';
 
@@ -58,7 +58,9 @@ export function exporterComponent(o: {
       const options: ExporterOptions = {
         port: o.ports.exporter,
         kafka: e.kafka,
-        clickhouse: { ...e.clickhouse, password: '' },
+        // The passwords travel in the environment, not in this file or on the command line.
+        clickhouse: { url: e.clickhouse.url, username: e.clickhouse.username, database: e.clickhouse.database, password: '' },
+        dashboardUser: e.clickhouse.dashboard?.username,
         sparkDir: o.sparkDir,
         progressFile: o.progressFile,
         clickhouseDataDir: o.clickhouseDataDir,
@@ -71,8 +73,7 @@ export function exporterComponent(o: {
         command: globalThis.process.execPath,
         args: [...exporterMain(), optionsFile],
         cwd: PROJECT_ROOT,
-        // The password travels in the environment, not in a file or on the command line.
-        env: { ...globalThis.process.env, SPEEDLAYER_CLICKHOUSE_PASSWORD: e.clickhouse.password },
+        env: { ...globalThis.process.env, [EXPORTER_PASSWORD_ENV.writer]: e.clickhouse.password, [EXPORTER_PASSWORD_ENV.dashboard]: e.clickhouse.dashboard?.password ?? '' },
         ports: [o.ports.exporter],
       };
     },

@@ -3,12 +3,13 @@ import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin } from 'kafkajs';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { clickhouseClient } from '../../../clients/clickhouse.ts';
+import { clickhouseClient, dashboardClient } from '../../../clients/clickhouse.ts';
 import { kafkaClient } from '../../../clients/kafka.ts';
 import { loadDashboardQueries, pipeline } from '../../../contract/index.ts';
 import type { StackEndpoints } from '../../../base/stack.ts';
-import { lastJobFailure } from '../components/spark-job.ts';
-import { ManagedProcess } from '../supervisor.ts';
+import { lastJobFailure, supervisorStateFile } from '../components/spark-job.ts';
+import { readSupervisorState } from '../restart-policy.ts';
+import { isAlive, ManagedProcess } from '../supervisor.ts';
 import { Histogram, MetricsText, type Labels } from './metrics-text.ts';
 
 /**
@@ -27,11 +28,15 @@ export interface ExporterOptions {
   progressFile: string;
   clickhouseDataDir: string;
   notificationsFile: string;
+  /** The read-only dashboard user the query probes run as (its password in the environment). */
+  dashboardUser?: string;
   collectIntervalMs: number;
   probeIntervalMs: number;
 }
 
 export const NOTIFICATION_PATH = '/alertmanager';
+/** Where the exporter process finds the ClickHouse passwords (never in its options file or arguments). */
+export const EXPORTER_PASSWORD_ENV = { writer: 'SPEEDLAYER_CLICKHOUSE_PASSWORD', dashboard: 'SPEEDLAYER_DASHBOARD_PASSWORD' } as const;
 const QUERY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Spark's Kafka source offsets ({"topic":{"0":123}}, an object or its JSON text) per "topic/partition". */
@@ -60,6 +65,8 @@ export async function startExporter(o: ExporterOptions): Promise<{ close(): Prom
   const queryDurations = new Map(queries.map((q) => [q.name, new Histogram(QUERY_BUCKETS)]));
   const probeErrors = new Map(queries.map((q) => [q.name, 0]));
   let ch: ClickHouseClient = clickhouseClient(o.clickhouse);
+  // The probes take the dashboards' path (their user, profile and pool), past the shared-answer cache.
+  const panels = dashboardClient(o.clickhouse, { maxOpenConnections: 1 });
   let admin: Admin | undefined;
   let text = '';
   let stopped = false;
@@ -81,8 +88,14 @@ export async function startExporter(o: ExporterOptions): Promise<{ close(): Prom
     const started = performance.now();
     const m = new MetricsText();
 
-    const running = await job.running();
-    m.metric('speedlayer_job_process_up', "1 while the job's process runs", 'gauge', running ? 1 : 0);
+    // The process record is the supervisor's: while it waits to restart a failed JVM, the job is down.
+    const supervisor = await readSupervisorState(supervisorStateFile(o.sparkDir));
+    const running = supervisor?.jobPid !== undefined ? (await job.running()) && isAlive(supervisor.jobPid) : await job.running();
+    m.metric('speedlayer_job_process_up', "1 while the job's JVM runs", 'gauge', running ? 1 : 0);
+    if (supervisor) {
+      m.metric('speedlayer_job_restarts_total', 'times the supervisor restarted the job after a failure', 'counter', Math.max(0, supervisor.runs - 1));
+      if (supervisor.lastEnd) m.metric('speedlayer_job_last_failure_info', "how the job's last run ended (the supervisor's record)", 'gauge', [[{ failure: supervisor.lastEnd }, 1]]);
+    }
     if (!running) {
       m.metric('speedlayer_job_failure_info', 'why the job is not running (its SPEEDLAYER_FAILED line when it failed)', 'gauge', [
         [{ failure: jobDownReason(await job.logFrom(-256 * 1024)) }, 1],
@@ -164,7 +177,7 @@ export async function startExporter(o: ExporterOptions): Promise<{ close(): Prom
     for (const q of queries) {
       const t0 = performance.now();
       try {
-        await rows(q.sql);
+        await (await panels.query({ query: q.sql, format: 'JSONEachRow', clickhouse_settings: { use_query_cache: 0 } })).json();
         queryDurations.get(q.name)!.observe((performance.now() - t0) / 1000);
       } catch {
         probeErrors.set(q.name, probeErrors.get(q.name)! + 1);
@@ -193,7 +206,14 @@ export async function startExporter(o: ExporterOptions): Promise<{ close(): Prom
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const line = JSON.stringify({ receivedAt: new Date().toISOString(), ...JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+        let notification: unknown;
+        try {
+          notification = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          res.writeHead(400).end('not a JSON notification');
+          return;
+        }
+        const line = JSON.stringify({ receivedAt: new Date().toISOString(), ...(notification as object) });
         appendFile(o.notificationsFile, `${line}\n`).then(
           () => res.writeHead(200).end('ok'),
           (err: Error) => res.writeHead(500).end(err.message),
@@ -215,6 +235,7 @@ export async function startExporter(o: ExporterOptions): Promise<{ close(): Prom
       await new Promise((r) => server.close(r));
       await admin?.disconnect().catch(() => undefined);
       await ch.close();
+      await panels.close();
     },
   };
 }
