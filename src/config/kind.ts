@@ -29,6 +29,9 @@ export const KindResourcesSchema = z.strictObject({
   sparkExecutorOverheadMiB: mebibytes.default(640),
   /** spark.sql.streaming.stateStore.rocksdb.maxMemoryUsageMB: block cache and memtables of every state store on an executor. */
   rocksdbMemoryMiB: mebibytes.default(128),
+  /** Prometheus (a few thousand series, 2 days kept) and Alertmanager; GOMEMLIMIT is set below each. */
+  prometheusMiB: mebibytes.default(256),
+  alertmanagerMiB: z.number().int().min(32).default(64),
   /** CPU each Spark pod reserves (coreRequest); it still runs `cores` task threads. */
   sparkCpuRequestMillicores: z.number().int().min(100).default(500),
 });

@@ -178,8 +178,8 @@ describe('kind target against a real kube-apiserver', () => {
     await createNamespace(ns);
     const { t, kube, config } = target(ns);
     const steps = await t.upSteps();
-    // The Kafka, topics and CHI manifests as `up` applies them (server-side apply through the CLI's code).
-    for (const name of [/Kafka \(KRaft/, /ClickHouse \(ClickHouseInstallation/]) await run(steps, name);
+    // The Kafka, topics, CHI and monitoring manifests as `up` applies them (server-side apply through the CLI's code).
+    for (const name of [/Kafka \(KRaft/, /ClickHouse \(ClickHouseInstallation/, /Monitoring \(Prometheus/]) await run(steps, name);
     const { kc } = raw();
     const apps = kc.makeApiClient(k8s.AppsV1Api);
     const operators = ['spark-operator-controller', 'spark-operator-webhook', 'strimzi-cluster-operator', 'clickhouse-operator'];
@@ -196,7 +196,8 @@ describe('kind target against a real kube-apiserver', () => {
     expect(topics.length).toBeGreaterThanOrEqual(3);
     const ready = { conditions: [{ type: 'Ready', status: 'True' }], observedGeneration: 1 };
     const writes: Array<() => Promise<unknown>> = [
-      ...operators.map((name) => () => mergePatch({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: ns },
+      // Prometheus and Alertmanager: the Deployments the monitoring step applied, made Available as the controller would.
+      ...[...operators, NAMES.prometheus, NAMES.alertmanager].map((name) => () => mergePatch({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: ns },
         status: { conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }] } }, 'status')),
       () => mergePatch({ apiVersion: 'kafka.strimzi.io/v1', kind: 'Kafka', metadata: { name: NAMES.kafkaCluster, namespace: ns }, status: ready }, 'status'),
       ...topics.map((name) => () => mergePatch({ apiVersion: 'kafka.strimzi.io/v1', kind: 'KafkaTopic', metadata: { name, namespace: ns }, status: ready }, 'status')),

@@ -7,7 +7,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { MonitoringConfigSchema } from '../../src/config/schema.ts';
 import { pipeline, PROJECT_ROOT } from '../../src/contract/index.ts';
 import { findOnPath, MONITORING_BINARIES } from '../../src/targets/local/monitoring/binaries.ts';
-import { ALERT_RULES_FILE, alertmanagerConfig, prometheusConfig, settingsRules } from '../../src/targets/local/monitoring/config-files.ts';
+import { ALERT_RULES_FILE, alertmanagerConfig, settingsRules } from '../../src/stack/monitoring-config.ts';
+import { localPrometheusConfig } from '../../src/targets/local/monitoring/config-files.ts';
 import { jobDownReason, sourceOffsets } from '../../src/targets/local/monitoring/exporter.ts';
 import { Histogram, MetricsText } from '../../src/targets/local/monitoring/metrics-text.ts';
 
@@ -177,7 +178,7 @@ describe('rendered Prometheus and Alertmanager configuration', () => {
     const m = MonitoringConfigSchema.parse({ webhookUrl: 'http://127.0.0.1:9/hook', slackWebhookUrl: 'https://hooks.example.com/x' });
     const settings = path.join(dir, 'settings.rules.yml');
     await writeFile(settings, settingsRules(m));
-    await writeFile(path.join(dir, 'prometheus.yml'), prometheusConfig(m, { jobMetrics: 1, exporter: 2, prometheus: 3, alertmanager: 4 }, settings));
+    await writeFile(path.join(dir, 'prometheus.yml'), localPrometheusConfig(m, { jobMetrics: 1, exporter: 2, prometheus: 3, alertmanager: 4 }, settings));
     const am = alertmanagerConfig(m, 'http://127.0.0.1:2/alertmanager');
     await writeFile(path.join(dir, 'alertmanager.yml'), am);
     const p = await execa(promtool, ['check', 'config', path.join(dir, 'prometheus.yml')], { reject: false });

@@ -123,6 +123,10 @@ export function manifestPods(m: Manifest): PodResources[] {
         ...(eo.userOperator ? [pod('Strimzi user operator', eo.userOperator.resources)] : []),
       ];
     }
+    case 'Deployment':
+      return (spec.template?.spec?.containers ?? []).map((c: any) =>
+        pod(m.metadata.name, c.resources, spec.replicas ?? 1),
+      );
     case 'ClickHouseInstallation': {
       const replicas = (spec.configuration?.clusters ?? []).reduce(
         (n: number, c: any) => n + (c.layout?.shardsCount ?? 1) * (c.layout?.replicasCount ?? 1),

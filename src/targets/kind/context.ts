@@ -1,5 +1,6 @@
 import type { PlatformPath } from 'node:path';
 import type { KindConfig } from '../../config/kind.ts';
+import type { MonitoringConfig } from '../../config/schema.ts';
 import type { CommandRunner } from './exec.ts';
 import type { KubeApi } from './k8s.ts';
 import type { Manifest } from './render/manifest.ts';
@@ -37,6 +38,8 @@ export interface ClusterProvider {
 export interface KindEnv {
   config: KindConfig;
   cluster: ClusterProvider;
+  /** The top-level `monitoring` section: Prometheus, Alertmanager, the rules' thresholds. */
+  monitoring: MonitoringConfig;
   /** The top-level `retentionDays`: every ClickHouse table's TTL. */
   retentionDays: number;
   /** State directory (~/.speedlayer): marks the clusters the CLI created. */

@@ -41,6 +41,7 @@ export function createKindTarget(ctx: TargetContext, overrides: KindTargetOverri
   const k: KindEnv = {
     config,
     cluster,
+    monitoring: ctx.config.monitoring,
     retentionDays: ctx.config.retentionDays,
     home: ctx.home,
     env: ctx.env,

@@ -11,6 +11,16 @@ export const NAMES = {
   sparkUiService: 'speedlayer-spark-ui',
   checkpointPvc: 'speedlayer-checkpoints',
   storageClass: 'speedlayer-local',
+  prometheus: 'speedlayer-prometheus',
+  prometheusConfig: 'speedlayer-prometheus-config',
+  alertmanager: 'speedlayer-alertmanager',
+  alertmanagerConfig: 'speedlayer-alertmanager-config',
+  /** Services Prometheus scrapes: the driver's job metrics, ClickHouse's and Kafka's own endpoints. */
+  jobMetricsService: 'speedlayer-job-metrics',
+  clickhouseMetricsService: 'speedlayer-clickhouse-metrics',
+  kafkaMetricsService: 'speedlayer-kafka-metrics',
+  /** Strimzi's metricsConfig: the broker's JMX exporter rules. */
+  kafkaMetricsConfig: 'speedlayer-kafka-jmx-exporter',
 } as const;
 
 /** NodePorts inside the kind node; extraPortMappings publish them on 127.0.0.1:<host port>. */
@@ -30,6 +40,12 @@ export const CLUSTER_PORTS = {
   clickhouseMetrics: 9363,
   sparkUi: 4040,
   sparkJmxExporter: 8090,
+  /** The job's own /metrics (JobMetrics.scala) on the driver. */
+  jobMetrics: 9102,
+  /** Strimzi's fixed port for the broker's JMX exporter. */
+  kafkaMetrics: 9404,
+  prometheus: 9090,
+  alertmanager: 9093,
 } as const;
 
 /** Paths inside the job image and the driver/executor pods. */

@@ -11,6 +11,7 @@ import { renderNamespace } from './render/cluster.ts';
 import { helmReleases, readValues } from './render/helm.ts';
 import { renderKafka, renderKafkaNodePool, renderKafkaTopics } from './render/kafka.ts';
 import type { Manifest } from './render/manifest.ts';
+import { renderKafkaMetricsConfig, renderMonitoring } from './render/monitoring.ts';
 import { sharedStep } from './shared-steps.ts';
 import { clickHouseSecretStep, applyManifestsStep } from './steps/apply.ts';
 import { helmReleaseStep } from './steps/helm.ts';
@@ -18,16 +19,23 @@ import { preflightStep, type StackNeeds } from './steps/preflight.ts';
 import { applySparkApplicationStep, buildImageStep, sparkManifests, waitForStreamingStep, type Submission } from './steps/submit.ts';
 import { waitForStackStep } from './steps/wait-ready.ts';
 
+/** Prometheus, Alertmanager and what they scrape, unless `monitoring.enabled` is false. */
+function monitoringManifests(k: KindEnv): Manifest[] {
+  return k.monitoring.enabled ? renderMonitoring(k.config, k.monitoring) : [];
+}
+
 /** Every manifest of the stack (up and submit), as rendered for this config. */
 export function stackManifests(k: KindEnv, image: string): Manifest[] {
   return [
     renderNamespace(k.config.namespace),
     ...k.cluster.clusterManifests(),
+    renderKafkaMetricsConfig(k.config),
     renderKafkaNodePool(k.config, k.cluster),
     renderKafka(k.config, k.cluster),
     ...renderKafkaTopics(k.config),
     renderClickHouseSecret(k.config, PASSWORD_PLACEHOLDER),
     renderClickHouseInstallation(k.config, k.cluster),
+    ...monitoringManifests(k),
     ...sparkManifests(k, image),
   ];
 }
@@ -69,9 +77,17 @@ export function upSteps(k: KindEnv, needs: StackNeeds): KindStep[] {
     helmReleaseStep(k, spark!, 'Kubeflow Spark Operator'),
     helmReleaseStep(k, strimzi!, 'Strimzi Kafka operator'),
     helmReleaseStep(k, clickhouse!, 'Altinity ClickHouse operator'),
-    applyManifestsStep(k, 'Kafka (KRaft, one dual-role node) and topics', [renderKafkaNodePool(k.config, k.cluster), renderKafka(k.config, k.cluster), ...topics]),
+    applyManifestsStep(k, 'Kafka (KRaft, one dual-role node) and topics', [
+      renderKafkaMetricsConfig(k.config),
+      renderKafkaNodePool(k.config, k.cluster),
+      renderKafka(k.config, k.cluster),
+      ...topics,
+    ]),
     clickHouseSecretStep(k),
     applyManifestsStep(k, 'ClickHouse (ClickHouseInstallation on a PVC)', [renderClickHouseInstallation(k.config, k.cluster)]),
+    ...(k.monitoring.enabled
+      ? [applyManifestsStep(k, 'Monitoring (Prometheus with the alert rules, Alertmanager, scrape services)', monitoringManifests(k))]
+      : []),
     waitForStackStep(k, topics),
     // The same code as the local target: topics checked from the host, schema applied.
     sharedStep(createKafkaTopicsStep(endpoints)),

@@ -71,3 +71,11 @@ export const CLICKHOUSE_IMAGE = 'clickhouse/clickhouse-server:26.9';
 /** The Spark Operator 2.5.2 image is built on apache/spark:4.0.4; the job image uses the same base. */
 export const SPARK_VERSION = '4.0.4';
 export const SPARK_JOB_IMAGE_REPO = 'speedlayer-job';
+
+/**
+ * The official images of the same releases the local target runs and its tests check the rules
+ * with (Debian 12's prometheus 2.42.0 and prometheus-alertmanager 0.25.0): one PromQL and one
+ * Alertmanager config dialect on both targets. Pinned by tag (no Docker Hub access here for digests).
+ */
+export const PROMETHEUS_IMAGE = 'prom/prometheus:v2.42.0';
+export const ALERTMANAGER_IMAGE = 'prom/alertmanager:v0.25.0';

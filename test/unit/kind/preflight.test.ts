@@ -8,6 +8,7 @@ import { execaRunner, versionAtLeast, type CommandRunner } from '../../../src/ta
 import { cgroupV2Fix, nodeImageFor, parseDockerInfo, runPreflightChecks, wslCpuFix, wslMemoryFix } from '../../../src/targets/kind/steps/preflight.ts';
 import { kindTarget } from './support/targets.ts';
 import { defaultKindConfig } from '../../../src/config/kind.ts';
+import { MonitoringConfigSchema } from '../../../src/config/schema.ts';
 import type { KindEnv } from '../../../src/targets/kind/context.ts';
 import { clusterProvider } from '../../../src/targets/kind/cluster-providers.ts';
 
@@ -47,7 +48,7 @@ const needs = async () => {
 function env(runner: CommandRunner, PATH: string, platform: NodeJS.Platform = 'linux'): KindEnv {
   const config = { ...defaultKindConfig(), ports: { clickhouseHttp: 1, kafka: 2, sparkUi: 3 } };
   return {
-    config, cluster: clusterProvider(config), retentionDays: 7, home: '/h', env: { PATH }, platform,
+    config, cluster: clusterProvider(config), monitoring: MonitoringConfigSchema.parse({}), retentionDays: 7, home: '/h', env: { PATH }, platform,
     pathApi: nodePath, projectRoot: '/repo', tmpDir: '/tmp', runner, kube: () => { throw new Error('no API in preflight'); },
   };
 }

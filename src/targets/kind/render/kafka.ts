@@ -4,6 +4,7 @@ import { CLUSTER_PORTS, NAMES, NODE_PORTS } from '../names.ts';
 import { KAFKA_METADATA_VERSION, KAFKA_VERSION } from '../versions.ts';
 import type { ClusterProvider } from '../context.ts';
 import { MANAGED_BY, type Manifest } from './manifest.ts';
+import { KAFKA_METRICS_KEY } from './monitoring.ts';
 
 const clusterLabel = { 'strimzi.io/cluster': NAMES.kafkaCluster };
 
@@ -77,6 +78,11 @@ export function renderKafka(config: KindConfig, cluster: ClusterProvider): Manif
       kafka: {
         version: KAFKA_VERSION,
         metadataVersion: KAFKA_METADATA_VERSION,
+        // The broker's JMX exporter on :9404 (Strimzi's port), rules in the ConfigMap applied before it.
+        metricsConfig: {
+          type: 'jmxPrometheusExporter',
+          valueFrom: { configMapKeyRef: { name: NAMES.kafkaMetricsConfig, key: KAFKA_METRICS_KEY } },
+        },
         listeners: [
           { name: 'plain', port: CLUSTER_PORTS.kafkaPlain, type: 'internal', tls: false },
           externalListener(config, cluster),

@@ -122,7 +122,12 @@ export function renderSparkApplication(config: KindConfig, image: string): Manif
         labels: { ...DRIVER_LABELS },
         env: passwordEnv,
         volumeMounts: checkpointMount,
-        javaOptions: pipeline.spark.jvmOptions.join(' '),
+        // The job's /metrics (JobMetrics.scala) on the pod's address, for Prometheus in its own pod.
+        javaOptions: [
+          ...pipeline.spark.jvmOptions,
+          `-Dspeedlayer.metrics.port=${CLUSTER_PORTS.jobMetrics}`,
+          '-Dspeedlayer.metrics.host=0.0.0.0',
+        ].join(' '),
       },
       executor: {
         cores: s.executorCores,

@@ -41,12 +41,15 @@ const deployments: Array<{ name: string; what: string }> = [
   { name: 'clickhouse-operator', what: 'ClickHouse operator' },
 ];
 
-/** Operators available, Kafka Ready, every KafkaTopic Ready, the CHI Completed. */
+/** Operators (and Prometheus, Alertmanager) available, Kafka Ready, every KafkaTopic Ready, the CHI Completed. */
 export function waitForStackStep(k: KindEnv, topics: Manifest[]): KindStep {
   const ns = k.config.namespace;
   const kube = () => k.kube();
+  const monitoring = k.monitoring.enabled
+    ? [{ name: NAMES.prometheus, what: 'Prometheus' }, { name: NAMES.alertmanager, what: 'Alertmanager' }]
+    : [];
   const waits: Wait[] = [
-    ...deployments.map((d) => ({
+    ...[...deployments, ...monitoring].map((d) => ({
       what: d.what,
       read: () => kube().get('apps/v1', 'Deployment', ns, d.name),
       ready: deploymentAvailable,

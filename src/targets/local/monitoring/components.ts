@@ -7,7 +7,8 @@ import type { LocalConfig, MonitoringConfig } from '../../../config/schema.ts';
 import { PROJECT_ROOT } from '../../../contract/index.ts';
 import type { StackEndpoints } from '../../../base/stack.ts';
 import { findOnPath, MONITORING_BINARIES, MONITORING_INSTALL_FIX } from './binaries.ts';
-import { alertmanagerConfig, prometheusConfig, settingsRules } from './config-files.ts';
+import { alertmanagerConfig, settingsRules } from '../../../stack/monitoring-config.ts';
+import { localPrometheusConfig } from './config-files.ts';
 import { EXPORTER_PASSWORD_ENV, NOTIFICATION_PATH, type ExporterOptions } from './exporter.ts';
 import { ManagedProcess } from '../supervisor.ts';
 import type { LocalComponent } from '../components/component.ts';
@@ -104,7 +105,7 @@ export function prometheusComponent(o: { dir: string; ports: Ports; monitoring: 
     async prepare() {
       await mkdir(path.join(o.dir, 'data'), { recursive: true });
       await writeFile(settingsFile, settingsRules(o.monitoring));
-      await writeFile(configFile, prometheusConfig(o.monitoring, o.ports, settingsFile));
+      await writeFile(configFile, localPrometheusConfig(o.monitoring, o.ports, settingsFile));
     },
     async launch() {
       return {

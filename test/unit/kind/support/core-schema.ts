@@ -16,6 +16,8 @@ const MODULES: Record<string, { module: string; name: string }> = {
   'v1/Namespace': { module: 'kubernetes-models/v1', name: 'Namespace' },
   'v1/Secret': { module: 'kubernetes-models/v1', name: 'Secret' },
   'v1/Service': { module: 'kubernetes-models/v1', name: 'Service' },
+  'v1/ConfigMap': { module: 'kubernetes-models/v1', name: 'ConfigMap' },
+  'apps/v1/Deployment': { module: 'kubernetes-models/apps/v1', name: 'Deployment' },
   'v1/PersistentVolumeClaim': { module: 'kubernetes-models/v1', name: 'PersistentVolumeClaim' },
   'storage.k8s.io/v1/StorageClass': { module: 'kubernetes-models/storage.k8s.io/v1', name: 'StorageClass' },
 };

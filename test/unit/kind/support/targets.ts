@@ -22,8 +22,8 @@ export const refusingRunner: CommandRunner = {
   },
 };
 
-export function kindTarget(kind: Record<string, unknown> = {}, overrides: KindTargetOverrides = {}) {
-  const config = ConfigSchema.parse({ kind });
+export function kindTarget(kind: Record<string, unknown> = {}, overrides: KindTargetOverrides = {}, monitoring: Record<string, unknown> = {}) {
+  const config = ConfigSchema.parse({ kind, monitoring });
   return createKindTarget(
     { config, home: nodePath.join('/home/dev', '.speedlayer'), status: new RecordingStatus(), env: {} },
     {

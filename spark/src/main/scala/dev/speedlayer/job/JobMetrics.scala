@@ -21,6 +21,8 @@ import org.apache.spark.sql.streaming.{StreamingQueryListener, StreamingQueryPro
  */
 object JobMetrics {
   val PortProperty = "speedlayer.metrics.port"
+  /** Loopback unless set: on kind Prometheus scrapes the driver from another pod (0.0.0.0). */
+  val HostProperty = "speedlayer.metrics.host"
 
   val insertRetries = new AtomicLong()
   private val written = new AtomicReference(BatchCounts())
@@ -28,12 +30,12 @@ object JobMetrics {
   def batchWritten(c: BatchCounts): Unit = written.updateAndGet(_ + c)
   def writtenSoFar: BatchCounts = written.get()
 
-  /** Serves /metrics on 127.0.0.1:<port> when -Dspeedlayer.metrics.port is set (the CLI sets it). */
+  /** Serves /metrics on <host>:<port> when -Dspeedlayer.metrics.port is set (the CLI sets it). */
   def serveIfConfigured(spark: SparkSession, triggerSeconds: Int): Unit =
     sys.props.get(PortProperty).foreach { port =>
       val listener = new MetricsListener(triggerSeconds)
       spark.streams.addListener(listener)
-      MetricsEndpoint.start(port.toInt, () => listener.render())
+      MetricsEndpoint.start(port.toInt, () => listener.render(), sys.props.getOrElse(HostProperty, "127.0.0.1"))
     }
 }
 
@@ -177,10 +179,10 @@ object MetricsText {
   def number(v: Double): String = if (v == v.floor && !v.isInfinite && math.abs(v) < 1e15) v.toLong.toString else v.toString
 }
 
-/** A loopback-only HTTP endpoint for Prometheus (the JDK's own server: no extra dependency). */
+/** An HTTP endpoint for Prometheus, loopback by default (the JDK's own server: no extra dependency). */
 object MetricsEndpoint {
-  def start(port: Int, render: () => String): HttpServer = {
-    val server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0)
+  def start(port: Int, render: () => String, host: String = "127.0.0.1"): HttpServer = {
+    val server = HttpServer.create(new InetSocketAddress(host, port), 0)
     server.createContext("/metrics", (ex: HttpExchange) => {
       try {
         val body = render().getBytes(StandardCharsets.UTF_8)

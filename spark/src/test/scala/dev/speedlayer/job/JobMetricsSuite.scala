@@ -23,6 +23,16 @@ class JobMetricsSuite extends AnyFunSuite with SharedSpark {
   private def value(text: String, series: String): Option[Double] =
     text.linesIterator.find(_.startsWith(series + " ")).map(_.stripPrefix(series + " ").toDouble)
 
+  test("the endpoint listens on loopback by default, on the given host otherwise (kind: 0.0.0.0)") {
+    val loopback = MetricsEndpoint.start(freePort(), () => "x 1\n")
+    val any = MetricsEndpoint.start(freePort(), () => "x 1\n", "0.0.0.0")
+    try {
+      assert(loopback.getAddress.getAddress.isLoopbackAddress)
+      assert(any.getAddress.getAddress.isAnyLocalAddress)
+      assert(get(s"http://127.0.0.1:${any.getAddress.getPort}/metrics")._3 === "x 1\n")
+    } finally { loopback.stop(0); any.stop(0) }
+  }
+
   test("a query's progress and the rows written appear on the loopback /metrics endpoint in Prometheus text format") {
     val dir = Files.createTempDirectory("speedlayer-metrics")
     val listener = new MetricsListener(triggerSeconds = 2)
