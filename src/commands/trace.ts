@@ -27,6 +27,7 @@ export const COPY_WINDOW_MS = 10 * 60_000;
 /** A batch that wrote a row started at most this long before the row's inserted_at (a slow batch). */
 const BATCH_LOOKBACK_MS = 60 * 60_000;
 
+// An alias must not reuse a column's name: ClickHouse would read the alias in WHERE.
 const ms = (col: string) => `toUnixTimestamp64Milli(${col})`;
 
 async function rows<T>(ch: ClickHouseClient, query: string, params: Record<string, unknown>): Promise<T[]> {
@@ -69,11 +70,11 @@ export async function fetchTraceFacts(e: StackEndpoints, eventId: string): Promi
         : (
             await rows<Record<string, unknown>>(
               ch,
-              `SELECT query_name, batch_id, ${ms('batch_time')} AS batch_time, batch_duration_ms FROM ${t.pipelineProgress} FINAL
-               WHERE batch_time >= fromUnixTimestamp64Milli({from:Int64}) AND batch_time <= fromUnixTimestamp64Milli({to:Int64})`,
+              `SELECT query_name, batch_id, ${ms('batch_time')} AS batch_ms, batch_duration_ms FROM ${t.pipelineProgress} FINAL
+               WHERE batch_time BETWEEN fromUnixTimestamp64Milli({from:Int64}) AND fromUnixTimestamp64Milli({to:Int64})`,
               { from: Math.min(...inserted) - BATCH_LOOKBACK_MS, to: Math.max(...inserted) },
             )
-          ).map((r) => numeric<BatchRow>(r, ['batch_id', 'batch_time', 'batch_duration_ms']));
+          ).map(({ batch_ms, ...r }) => numeric<BatchRow>({ ...r, batch_time: batch_ms }, ['batch_id', 'batch_time', 'batch_duration_ms']));
     const newest = await rows<{ end: string | null }>(ch, `SELECT max(${ms('batch_time')} + batch_duration_ms) AS end FROM ${t.pipelineProgress}`, {});
     const end = newest[0]?.end;
     facts = { eventId, events, lateEvents, deadLetters, batches, newestBatchEnd: end == null || Number(end) <= 0 ? undefined : Number(end) };
