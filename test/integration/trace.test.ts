@@ -58,6 +58,8 @@ beforeAll(async () => {
   for (let i = 0; i < 20; i++) await produce(`other-${i}`, event(randomUUID(), `other-${i}`));
   await produce('user-dup', event(DUP, 'user-dup'), 'dup');
   for (let i = 0; i < 20; i++) await produce(`other-${i}`, event(randomUUID(), `other-${i}`));
+  // 3 MB of the same user's records between the copies: more than one fetch (1 MB per partition) to read.
+  for (let i = 0; i < 50; i++) await produce('user-dup', event(randomUUID(), 'user-dup').replace('"page":"/"', `"page":"/${'x'.repeat(60_000)}"`));
   await produce('user-dup', event(DUP, 'user-dup'), 'dup');
   await produce('user-late', event(LATE, 'user-late', NOW - 3600_000), 'late');
   await produce('user-broken', `{"event_id":"${BROKEN}","event_type":`, 'broken');
