@@ -303,9 +303,13 @@ async function measurePassthrough(sb: CliSandbox, rate: number, duration: number
   const args = jobPlan.args.map((a) => (a === pipeline.spark.mainClass ? 'dev.speedlayer.bench.PassThroughJob' : a));
   const checkpoint = args.indexOf('--checkpoint-dir');
   args[checkpoint + 1] = path.join(paths.sparkDir, 'passthrough-checkpoint');
-  // The pass-through is not shipped with the job: it is compiled with the Scala tests (mvn package).
+  // The pass-through is not shipped with the job: it is compiled with the Scala tests, which the
+  // CLI's own build (package -DskipTests) leaves out.
   const testClasses = path.join(PROJECT_ROOT, 'spark', 'target', 'test-classes');
-  if (!existsSync(path.join(testClasses, 'dev', 'speedlayer', 'bench'))) throw new Error(`no pass-through job in ${testClasses}: run mvn -f spark/pom.xml package -DskipTests`);
+  if (!existsSync(path.join(testClasses, 'dev', 'speedlayer', 'bench'))) {
+    log('pass-through: compiling the Scala test sources (mvn test-compile)');
+    await execa('mvn', ['-q', '-B', '-f', path.join(PROJECT_ROOT, 'spark', 'pom.xml'), 'test-compile']);
+  }
   const classpath = args.indexOf('-cp');
   args[classpath + 1] = [args[classpath + 1], testClasses].join(path.delimiter);
   const pt = new ManagedProcess('bench-passthrough', paths.sparkDir);
