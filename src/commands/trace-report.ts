@@ -61,8 +61,12 @@ export interface TraceFacts {
   lateEvents: LateRow[];
   deadLetters: DeadLetterRow[];
   batches: BatchRow[];
-  /** End (ms) of the job's newest batch: a copy appended after it has not been read yet. */
-  newestBatchEnd: number | undefined;
+  /**
+   * Start (ms) of the job's newest batch: a batch reads what was appended before it started, so a copy
+   * appended later has not been read yet (nor has an earlier one while the job is behind: a batch reads at
+   * most spark.maxOffsetsPerTrigger records).
+   */
+  newestBatchStart: number | undefined;
   kafkaCopies: KafkaCopy[];
   scanned: ScannedRange[];
 }
@@ -141,7 +145,7 @@ export function assembleTrace(f: TraceFacts): TraceReport {
   const stored = [...copies.values()].find((c) => c.fate === 'stored');
   for (const c of f.kafkaCopies) {
     if (copies.has(key(c.partition, c.offset))) continue;
-    const notRead = f.newestBatchEnd === undefined || c.timestamp > f.newestBatchEnd;
+    const notRead = f.newestBatchStart === undefined || c.timestamp >= f.newestBatchStart;
     const fate: CopyFate = notRead ? 'not_read_yet' : stored ? 'dropped_duplicate' : 'unaccounted';
     copies.set(key(c.partition, c.offset), {
       partition: c.partition,
@@ -167,7 +171,7 @@ export function assembleTrace(f: TraceFacts): TraceReport {
   if (otherTopics.length > 0) notes.push(`Also named in dead letters of ${[...new Set(otherTopics.map((d) => d.source_topic))].join(', ')} (not copies of the event).`);
   if (sorted.some((c) => c.fate === 'unaccounted'))
     notes.push('A copy with no row while no copy is stored in events is unaccounted for: the job read past it but wrote it nowhere.');
-  if (sorted.some((c) => c.fate === 'not_read_yet')) notes.push("A copy appended after the job's newest batch has not been read yet (or the job is behind).");
+  if (sorted.some((c) => c.fate === 'not_read_yet')) notes.push("A copy appended after the job's newest batch started has not been read yet.");
   return {
     event_id: f.eventId,
     outcome: stored ? 'events' : sorted.some((c) => c.fate === 'late') ? 'late_events' : sorted.some((c) => c.fate === 'dead_letter') ? 'dead_letters' : 'not_stored',

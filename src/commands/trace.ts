@@ -75,9 +75,8 @@ export async function fetchTraceFacts(e: StackEndpoints, eventId: string): Promi
               { from: Math.min(...inserted) - BATCH_LOOKBACK_MS, to: Math.max(...inserted) },
             )
           ).map(({ batch_ms, ...r }) => numeric<BatchRow>({ ...r, batch_time: batch_ms }, ['batch_id', 'batch_time', 'batch_duration_ms']));
-    const newest = await rows<{ end: string | null }>(ch, `SELECT max(${ms('batch_time')} + batch_duration_ms) AS end FROM ${t.pipelineProgress}`, {});
-    const end = newest[0]?.end;
-    facts = { eventId, events, lateEvents, deadLetters, batches, newestBatchEnd: end == null || Number(end) <= 0 ? undefined : Number(end) };
+    const newest = Number((await rows<{ start: string }>(ch, `SELECT ${ms('max(batch_time)')} AS start FROM ${t.pipelineProgress}`, {}))[0]?.start ?? 0);
+    facts = { eventId, events, lateEvents, deadLetters, batches, newestBatchStart: newest > 0 ? newest : undefined };
   } finally {
     await ch.close();
   }

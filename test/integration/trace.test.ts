@@ -65,7 +65,9 @@ beforeAll(async () => {
   await produce('user-broken', `{"event_id":"${BROKEN}","event_type":`, 'broken');
   for (let i = 0; i < 20; i++) await produce(`other-${i}`, event(randomUUID(), `other-${i}`));
 
-  const insertedAt = Date.now();
+  // Batch 42 started after the last record was appended (so it read them all) and wrote the rows.
+  const batchStart = Date.now() + 1;
+  const insertedAt = batchStart + 600;
   const [stored] = sent.dup!;
   const [late] = sent.late!;
   const [broken] = sent.broken!;
@@ -101,8 +103,8 @@ beforeAll(async () => {
     table: t.pipelineProgress!,
     format: 'JSONEachRow',
     values: [
-      { query_name: 'speedlayer', batch_id: 41, batch_time: chTime(insertedAt - 4000), batch_duration_ms: 1500, num_input_rows: 10, watermark: chTime(NOW - 120_000) },
-      { query_name: 'speedlayer', batch_id: 42, batch_time: chTime(insertedAt - 1000), batch_duration_ms: 1800, num_input_rows: 64, watermark: chTime(NOW - 120_000) },
+      { query_name: 'speedlayer', batch_id: 41, batch_time: chTime(batchStart - 3000), batch_duration_ms: 1500, num_input_rows: 10, watermark: chTime(NOW - 120_000) },
+      { query_name: 'speedlayer', batch_id: 42, batch_time: chTime(batchStart), batch_duration_ms: 1800, num_input_rows: 114, watermark: chTime(NOW - 120_000) },
     ],
   });
 }, 600_000);

@@ -10,7 +10,7 @@ const batches = [
   { query_name: 'q', batch_id: 7, batch_time: T0, batch_duration_ms: 1500 },
   { query_name: 'q', batch_id: 8, batch_time: T0 + 2000, batch_duration_ms: 1800 },
 ];
-const none: TraceFacts = { eventId: ID, events: [], lateEvents: [], deadLetters: [], batches, newestBatchEnd: T0 + 3800, kafkaCopies: [], scanned: [] };
+const none: TraceFacts = { eventId: ID, events: [], lateEvents: [], deadLetters: [], batches, newestBatchStart: T0 + 2000, kafkaCopies: [], scanned: [] };
 const scanned = [{ topic: pipeline.kafka.topics.events.name, partition: 3, from_offset: 0, to_offset: 100 }];
 
 describe('trace assembly', () => {
@@ -59,13 +59,13 @@ describe('trace assembly', () => {
     expect(renderTrace(r).join('\n')).toContain('dead letter: schema (/device: required)');
   });
 
-  it('a copy with no row: not read yet after the newest batch, unaccounted when nothing is stored', () => {
+  it('a copy with no row: not read yet when appended after the newest batch started, unaccounted when nothing is stored', () => {
     const r = assembleTrace({
       ...none,
       lateEvents: [{ kafka_partition: 1, kafka_offset: 9, inserted_at: T0 + 3500, session_id: '', tier: '', watermark: T0 }],
       kafkaCopies: [
         { partition: 1, offset: 9, timestamp: T0 + 1900 },
-        { partition: 1, offset: 12, timestamp: T0 + 3000 },
+        { partition: 1, offset: 12, timestamp: T0 + 1950 },
         { partition: 1, offset: 30, timestamp: T0 + 9000 },
       ],
     });
