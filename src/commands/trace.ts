@@ -20,8 +20,10 @@ import {
 /**
  * How far around a row's time the partition is read for other copies. The job drops a duplicate only
  * while the stored copy is within the watermark (2 minutes of event time), so a dropped copy arrives
- * within minutes of it; a later copy is late and has its own row. 10 minutes covers a job that is
- * several batches behind while bounding the read (about 1.7 M records per partition at 10,000 events/s).
+ * within minutes of it; a later copy is late and has its own row. 10 minutes each way covers a job that
+ * is several batches behind while bounding the read (about 2 M records of one of 6 partitions at
+ * 10,000 events/s). The row's time is the dead letter's kafka_timestamp, else inserted_at (events and
+ * late_events keep no Kafka timestamp; the rows' own offsets are always included).
  */
 export const COPY_WINDOW_MS = 10 * 60_000;
 /** A batch that wrote a row started at most this long before the row's inserted_at (a slow batch). */
