@@ -49,6 +49,13 @@ describe('CLI usage errors exit with code 2 and say what is wrong', () => {
     expect(r.stderr).toContain(message);
   });
 
+  it('trace with an id that is not a UUID: the fix shows one', async () => {
+    const r = await run(['--target', 'local', 'trace', 'order-17']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("'order-17' is not an event_id: event.schema.json requires a UUID");
+    expect(r.stderr).toContain('speedlayer trace 0b6f3c1e-');
+  });
+
   it('invalid config file: every problem with its path', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'speedlayer-cfg-'));
     const file = path.join(dir, 'bad.yaml');
