@@ -52,12 +52,24 @@ object SpeedLayerJob {
 
     val exitCode =
       try {
-        val spark = SparkSession.builder().appName("speedlayer").config(JobSparkConf.settings(config.shufflePartitions)).getOrCreate()
+        val spark = SparkSession
+          .builder()
+          .appName("speedlayer")
+          .config(JobSparkConf.settings(config.shufflePartitions))
+          // Batches without input come from the IdleTicker, only while a timeout can still matter.
+          .config("spark.sql.streaming.noDataMicroBatches.enabled", "false")
+          .getOrCreate()
         spark.streams.addListener(new ProgressListener(config.progressFile.map(Paths.get(_))))
         spark.streams.addListener(new PipelineProgressWriter(config.clickhouse, Contract.pipeline.pipelineProgressTable))
         JobMetrics.serveIfConfigured(spark, config.triggerSeconds)
+        val triggerMs = config.triggerSeconds * 1000L
+        val ticker = new IdleTicker(config.bootstrapServers, config.eventsTopic, config.usersTopic, triggerMs,
+          windowMs = config.stateRevisitSeconds * 1000L + 5 * triggerMs)
+        spark.streams.addListener(ticker)
         val query = start(spark, config)
-        query.awaitTermination()
+        ticker.start()
+        try query.awaitTermination()
+        finally ticker.stop()
         0
       } catch {
         case NonFatal(e) if shuttingDown.get() =>

@@ -86,9 +86,10 @@ object ClassifyRecords {
  * `eventTimeWatermarkForEviction` (InputProcessor.callFunctionAndUpdateState), i.e. the batch's
  * watermark = max(event_time of earlier batches) - delay, as docs/processing.md defines it; it
  * needs the watermark column in the operator's input, which is why `event_time` is a top-level
- * column of Inbound. With ProcessingTimeTimeout `shouldRunAnotherBatch` is always true: a
- * (cheap) no-data batch runs every trigger, which also closes expired sessions while no input
- * arrives. EventTimeWatermarkExec adds every row's event_time to the max without a null check,
+ * column of Inbound. With ProcessingTimeTimeout `shouldRunAnotherBatch` is always true, so Spark
+ * would run a no-data batch (a scan of every user's state) every trigger forever; the job turns
+ * no-data batches off and its IdleTicker makes batches only while a timeout can still close
+ * something (see there). EventTimeWatermarkExec adds every row's event_time to the max without a null check,
  * so non-event rows carry the epoch (never raises the max).
  */
 object ProcessUsers {
