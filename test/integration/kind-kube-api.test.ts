@@ -355,5 +355,17 @@ describe('kind target against a real kube-apiserver', () => {
     );
     expect(await kube.get(...SPARK_APP, ns, NAMES.sparkApp)).toBeUndefined();
   });
-});
 
+  it('down stops with the fix when helm cannot say whether a release is installed (not taken for "not installed")', async () => {
+    const ns = 'sl-helm-broken';
+    await createNamespace(ns);
+    const unreachable: CommandRunner = { run: async () => { throw new Error('Command failed with exit code 1: helm status\n\nError: Kubernetes cluster unreachable'); } };
+    const { t, kube } = target(ns, { runner: unreachable, kind: { finalizeTimeoutSeconds: 2 } });
+    const down = (await t.downSteps({ keepCluster: true, purge: false }))[0]!;
+    await expect(down.execute(ctx(new RecordingStatus()))).rejects.toMatchObject({
+      message: expect.stringMatching(/cannot tell whether the Helm release \S+ is installed: Error: Kubernetes cluster unreachable/),
+      fix: expect.stringMatching(/^Check that helm is on PATH/),
+    });
+    expect(await kube.get('v1', 'Namespace', undefined, ns)).toBeDefined(); // nothing removed past the failure
+  });
+});

@@ -102,7 +102,17 @@ export async function removeWorkloads(k: KindEnv, status: Status, signal?: Abort
   let releases = 0;
   for (const c of helmUninstallCommands(k)) {
     const release = c[2]!;
-    const installed = await k.runner.run(helmStatusCommand(k, release), { timeoutMs: 60_000 }).then(() => true, () => false);
+    // Only "not found" means not installed: helm missing or the cluster unreachable must not pass
+    // for it (the namespace would go while the operator's cluster-wide pieces stay).
+    const installed = await k.runner.run(helmStatusCommand(k, release), { timeoutMs: 60_000 }).then(
+      () => true,
+      (err: Error) => {
+        if (/release: not found/.test(err.message)) return false;
+        throw new SpeedlayerError(`cannot tell whether the Helm release ${release} is installed: ${err.message.split('\n').filter(Boolean).slice(-1)[0] ?? err.message}`, {
+          fix: `Check that helm is on PATH and reaches the cluster (helm status ${release} -n ${k.config.namespace}), then run speedlayer down again.`,
+        });
+      },
+    );
     if (!installed) continue;
     status.update(c.slice(0, 3).join(' '));
     await k.runner.run(c, { timeoutMs: 5 * 60_000 });
