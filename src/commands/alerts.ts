@@ -55,7 +55,12 @@ export async function collectAlerts(ctx: CommandContext): Promise<AlertRow[]> {
   const target = await ctx.target();
   const e = await target.endpoints();
   if (!e.alertmanager) {
-    throw new SpeedlayerError(`the ${target.name} stack runs no Alertmanager`, { fix: 'Set monitoring.enabled: true in the config file and run speedlayer up.' });
+    if (!ctx.config.monitoring.enabled) {
+      throw new SpeedlayerError(`the ${target.name} stack runs no Alertmanager: monitoring.enabled is false`, { fix: 'Set monitoring.enabled: true in the config file and run speedlayer up.' });
+    }
+    throw new SpeedlayerError(`the ${target.name} target does not expose Alertmanager to the CLI (it runs inside the cluster)`, {
+      fix: 'Reach it with kubectl port-forward as docs/kind.md (step Monitoring) shows, and open its UI.',
+    });
   }
   return collectAlertsFrom(target, e.alertmanager.url);
 }
