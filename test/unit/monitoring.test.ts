@@ -3,10 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { parse } from 'yaml';
+import { amtool, promtool, promtoolTestRules } from '../support/monitoring-tools.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MonitoringConfigSchema } from '../../src/config/schema.ts';
 import { pipeline, PROJECT_ROOT } from '../../src/contract/index.ts';
-import { findOnPath, MONITORING_BINARIES } from '../../src/targets/local/monitoring/binaries.ts';
 import { ALERT_RULES_FILE, alertmanagerConfig, settingsRules } from '../../src/stack/monitoring-config.ts';
 import { localPrometheusConfig } from '../../src/targets/local/monitoring/config-files.ts';
 import { jobDownReason, sourceOffsets } from '../../src/targets/local/monitoring/exporter.ts';
@@ -14,8 +14,6 @@ import { Histogram, MetricsText } from '../../src/targets/local/monitoring/metri
 
 // promtool and amtool come with the prometheus and prometheus-alertmanager packages, which
 // scripts/test.mjs installs when they are missing; a missing tool fails here, it is not skipped.
-const promtool = findOnPath(MONITORING_BINARIES.promtool) ?? 'promtool';
-const amtool = findOnPath(['amtool']) ?? 'amtool';
 
 interface Rule {
   alert?: string;
@@ -161,9 +159,7 @@ describe('alert rules (manifests/prometheus/alerts.rules.yml)', () => {
         },
       ],
     };
-    const file = path.join(dir, 'rules.test.yml');
-    await writeFile(file, JSON.stringify(tests));
-    const r = await execa(promtool, ['test', 'rules', file], { reject: false });
+    const r = await promtoolTestRules(dir, 'rules.test.yml', tests);
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
   });
 });

@@ -3,17 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { parse } from 'yaml';
+import { amtool, promtool, promtoolTestRules } from '../../support/monitoring-tools.ts';
 import { describe, expect, it } from 'vitest';
 import { ALERT_RULES_FILE } from '../../../src/stack/monitoring-config.ts';
 import { NAMES } from '../../../src/targets/kind/names.ts';
 import type { Manifest } from '../../../src/targets/kind/render/manifest.ts';
 import { ALERTMANAGER_FILE, KAFKA_METRICS_KEY, KIND_RULES_FILE, PROMETHEUS_FILES } from '../../../src/targets/kind/render/monitoring.ts';
-import { findOnPath, MONITORING_BINARIES } from '../../../src/targets/local/monitoring/binaries.ts';
 import { CHANGED_KIND_CONFIG, kindTarget } from './support/targets.ts';
 
 // The same tools as test/unit/monitoring.test.ts (installed by scripts/test.mjs); missing fails, not skips.
-const promtool = findOnPath(MONITORING_BINARIES.promtool) ?? 'promtool';
-const amtool = findOnPath(['amtool']) ?? 'amtool';
 
 async function manifests(kind: Record<string, unknown> = {}, monitoring: Record<string, unknown> = {}): Promise<Manifest[]> {
   const plan = await kindTarget(kind, {}, monitoring).plan();
@@ -177,9 +175,7 @@ describe('kind recording rules (manifests/prometheus/kind.rules.yml) feed the al
         },
       ],
     };
-    const file = path.join(dir, 'kind.test.yml');
-    await writeFile(file, JSON.stringify(tests));
-    const r = await execa(promtool, ['test', 'rules', file], { reject: false, cwd: dir });
+    const r = await promtoolTestRules(dir, 'kind.test.yml', tests);
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
   });
 });

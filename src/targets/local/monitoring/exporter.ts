@@ -90,7 +90,7 @@ export async function startExporter(o: ExporterOptions): Promise<{ close(): Prom
 
     // The process record is the supervisor's: while it waits to restart a failed JVM, the job is down.
     const supervisor = await readSupervisorState(supervisorStateFile(o.sparkDir));
-    const running = supervisor?.jobPid !== undefined ? (await job.running()) && isAlive(supervisor.jobPid) : await job.running();
+    const running = (await job.running()) && (supervisor?.jobPid === undefined || isAlive(supervisor.jobPid));
     m.metric('speedlayer_job_process_up', "1 while the job's JVM runs", 'gauge', running ? 1 : 0);
     if (supervisor) {
       m.metric('speedlayer_job_restarts_total', 'times the supervisor restarted the job after a failure', 'counter', Math.max(0, supervisor.runs - 1));
