@@ -33,7 +33,7 @@ final case class Pipeline(
     limits: Limits)
 
 /** Line prefixes the job prints on stdout for the CLI (`jobProtocol` of pipeline.json), each with its space. */
-final case class JobProtocol(started: String, progress: String, failed: String)
+final case class JobProtocol(started: String, progress: String, failed: String, checkpointUnreadableExitCode: Int)
 
 /**
  * Limits from `deadLetter` of pipeline.json: sizes, and how far an event's event_time may be from
@@ -100,7 +100,8 @@ object Contract {
       protocol = JobProtocol(
         started = at("/jobProtocol/started").asText() + " ",
         progress = at("/jobProtocol/progress").asText() + " ",
-        failed = at("/jobProtocol/failed").asText() + " "),
+        failed = at("/jobProtocol/failed").asText() + " ",
+        checkpointUnreadableExitCode = at("/jobProtocol/checkpointUnreadableExitCode").asInt()),
       limits = Limits(
         maxEventBytes = at("/deadLetter/maxEventBytes").asInt(),
         maxPayloadBytes = at("/deadLetter/maxPayloadBytes").asInt(),
