@@ -63,8 +63,9 @@ function eventRows(g: GroundTruth): Array<Record<string, unknown>> {
 }
 
 function sessionRows(g: GroundTruth, version: number, status?: 'active'): Array<Record<string, unknown>> {
-  return g.sessions.map(({ ended_by: _e, ...s }) => ({
+  return g.sessions.map(({ ended_by: _e, counts, ...s }) => ({
     ...s,
+    ...counts,
     start_time: chTime(s.start_time),
     end_time: chTime(s.end_time),
     status: status ?? s.status,
