@@ -8,7 +8,7 @@ import { compareWithClickHouse, fetchClickHouseFacts, jobMaxEventTime, latestBat
 import { computeGroundTruth, type GroundTruth, type ModelRecord } from '../../src/model/ground-truth.ts';
 
 /**
- * compareWithClickHouse against the schema of migrations 0001 + 0002 on the embedded ClickHouse: a
+ * compareWithClickHouse against the schema of the migrations on the embedded ClickHouse: a
  * generated run (20k records, 50 min of event time: duplicates, late and broken records, timeouts,
  * tier changes) written as a job following docs/processing.md would write it (sessions upserted
  * active then closed, a replayed insert), then broken in known ways.
