@@ -103,6 +103,68 @@ export class ConsoleStatus implements Status {
   }
 }
 
+/** One line of `--log-format json`: what log collectors (Loki, Elasticsearch, jq) read without parsing text. */
+export interface LogRecord {
+  time: string;
+  /** The same for every line of one CLI invocation. */
+  run_id: string;
+  level: 'info' | 'warn' | 'debug' | 'error';
+  event: 'step_start' | 'step_progress' | 'step_end' | 'message' | 'error';
+  step?: string;
+  ok?: boolean;
+  elapsed_ms?: number;
+  message?: string;
+  fix?: string;
+  detail?: string;
+}
+
+/** `--log-format json`: every status event as a JSON line, with the invocation's run id. */
+export class JsonLinesStatus implements Status {
+  private step: string | undefined;
+  private startedAt = 0;
+
+  constructor(private readonly opts: { stream: NodeJS.WriteStream; runId: string; verbose: boolean }) {}
+
+  start(name: string): void {
+    if (this.step) this.end(true);
+    this.step = name;
+    this.startedAt = Date.now();
+    this.write({ level: 'info', event: 'step_start', step: name });
+  }
+
+  update(text: string): void {
+    if (this.opts.verbose) this.write({ level: 'debug', event: 'step_progress', step: this.step, message: text });
+  }
+
+  end(ok: boolean, note?: string): void {
+    if (!this.step) return;
+    this.write({ level: ok ? 'info' : 'error', event: 'step_end', step: this.step, ok, elapsed_ms: Date.now() - this.startedAt, message: note });
+    this.step = undefined;
+  }
+
+  info(text: string): void {
+    this.write({ level: 'info', event: 'message', message: text });
+  }
+
+  warn(text: string): void {
+    this.write({ level: 'warn', event: 'message', message: text });
+  }
+
+  debug(text: string): void {
+    if (this.opts.verbose) this.write({ level: 'debug', event: 'message', message: text });
+  }
+
+  /** The central error handler's record of a failed command. */
+  error(message: string, fix?: string, detail?: string): void {
+    this.write({ level: 'error', event: 'error', message, fix, detail });
+  }
+
+  private write(record: Omit<LogRecord, 'time' | 'run_id'>): void {
+    const line: LogRecord = { time: new Date().toISOString(), run_id: this.opts.runId, ...record };
+    this.opts.stream.write(`${JSON.stringify(line)}\n`);
+  }
+}
+
 /** Records everything; for tests of steps and commands. */
 export class RecordingStatus implements Status {
   readonly events: string[] = [];

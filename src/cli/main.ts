@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Command, CommanderError, Option } from 'commander';
 import chalk from 'chalk';
 import { commands } from '../commands/index.ts';
@@ -7,11 +8,16 @@ import type { Target, TargetName } from '../stack/target.ts';
 import type { CommandContext } from '../commands/context.ts';
 import { describeError, EXIT_FAILURE, EXIT_USAGE, UsageError } from '../base/errors.ts';
 
+/** The diagnostic log on stderr (`--log-format`): the status display, or one JSON object per line (JsonLinesStatus). */
+const LOG_FORMATS = ['text', 'json'] as const;
+type LogFormat = (typeof LOG_FORMATS)[number];
+
 interface GlobalOptions {
   target?: string;
   config?: string;
   json?: boolean;
   verbose?: boolean;
+  logFormat?: LogFormat;
 }
 
 export interface MainIo {
@@ -23,17 +29,20 @@ export interface MainIo {
 
 const defaultIo = (): MainIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env, stdinIsTty: !!process.stdin.isTTY });
 
-async function buildContext(g: GlobalOptions, io: MainIo, signal: AbortSignal): Promise<CommandContext> {
+async function buildContext(g: GlobalOptions, io: MainIo, signal: AbortSignal, runId: string): Promise<CommandContext> {
   const json = !!g.json;
   const verbose = !!g.verbose;
   // Loaded when a command runs, not at start: `--help` needs neither the spinner, the config schema nor the targets.
-  const [{ ConsoleStatus }, { loadConfig, resolveHome }, { createTarget }, { dockerDaemonAnswers, resolveTarget }] = await Promise.all([
+  const [{ ConsoleStatus, JsonLinesStatus }, { loadConfig, resolveHome }, { createTarget }, { dockerDaemonAnswers, resolveTarget }] = await Promise.all([
     import('../base/status.ts'),
     import('../config/load.ts'),
     import('../targets/index.ts'),
     import('../targets/resolve.ts'),
   ]);
-  const status = new ConsoleStatus({ stream: io.stderr, interactive: !json && !!io.stderr.isTTY, verbose });
+  const status =
+    g.logFormat === 'json'
+      ? new JsonLinesStatus({ stream: io.stderr, runId, verbose })
+      : new ConsoleStatus({ stream: io.stderr, interactive: !json && !!io.stderr.isTTY, verbose });
   const { config, source } = await loadConfig(g.config ?? io.env.SPEEDLAYER_CONFIG);
   const home = resolveHome(config, io.env);
   const targetCtx = { config, home, status, env: io.env };
@@ -89,8 +98,13 @@ async function buildContext(g: GlobalOptions, io: MainIo, signal: AbortSignal): 
   return ctx;
 }
 
-function printError(err: unknown, io: MainIo, verbose: boolean): number {
+async function printError(err: unknown, io: MainIo, verbose: boolean, log: { format: LogFormat; runId: string }): Promise<number> {
   const d = describeError(err);
+  if (log.format === 'json') {
+    const { JsonLinesStatus } = await import('../base/status.ts');
+    new JsonLinesStatus({ stream: io.stderr, runId: log.runId, verbose }).error(d.message, d.fix, d.detail);
+    return d.exitCode;
+  }
   io.stderr.write(`${chalk.red('error:')} ${d.message}\n`);
   if (d.fix) io.stderr.write(`${chalk.cyan('fix:')} ${d.fix}\n`);
   if (d.detail && verbose) io.stderr.write(`${chalk.dim(d.detail)}\n`);
@@ -100,6 +114,7 @@ function printError(err: unknown, io: MainIo, verbose: boolean): number {
 
 /** Builds the program from the command registry; returns the exit code. */
 export async function main(argv: string[], io: MainIo = defaultIo()): Promise<number> {
+  const runId = randomUUID();
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);
@@ -112,6 +127,7 @@ export async function main(argv: string[], io: MainIo = defaultIo()): Promise<nu
     .option('-c, --config <file>', 'YAML config file (default: $SPEEDLAYER_CONFIG)')
     .option('--json', 'machine-readable output on stdout')
     .option('-v, --verbose', 'show command output and details')
+    .addOption(new Option('--log-format <format>', "progress and errors on stderr: 'text', or 'json' (one object per line, with a run id)").choices(LOG_FORMATS).default('text'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
@@ -126,7 +142,7 @@ export async function main(argv: string[], io: MainIo = defaultIo()): Promise<nu
     cmd.action(async (...received: unknown[]) => {
       const raw = { ...(received.at(-2) as Record<string, unknown>), args: received.slice(0, -2) };
       globals = program.opts<GlobalOptions>();
-      const ctx = await buildContext(globals, io, abort.signal);
+      const ctx = await buildContext(globals, io, abort.signal, runId);
       const opts = decl.parse ? decl.parse(raw, ctx) : raw;
       exitCode = (await decl.handler(ctx, opts as never)) ?? 0;
     });
@@ -140,7 +156,7 @@ export async function main(argv: string[], io: MainIo = defaultIo()): Promise<nu
       // --help and --version exit 0; every parse problem is a usage error.
       return err.exitCode === 0 ? 0 : EXIT_USAGE;
     }
-    return printError(err, io, !!(globals.verbose ?? argv.includes('--verbose')));
+    return printError(err, io, !!(globals.verbose ?? argv.includes('--verbose')), { format: globals.logFormat ?? 'text', runId });
   } finally {
     process.off('SIGINT', onSigint);
   }

@@ -24,6 +24,27 @@ async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { code, stdout: out.text(), stderr: err.text() };
 }
 
+describe('--log-format json', () => {
+  it('writes progress and the error on stderr as JSON lines carrying one run id', async () => {
+    const r = await run(['--log-format', 'json', '--target', 'local', 'submit']);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(lines.map((line) => line.run_id)).size).toBe(1);
+    expect(lines[0]!.run_id).toMatch(/^[0-9a-f-]{36}$/);
+    for (const line of lines) expect(Number.isNaN(Date.parse(line.time as string))).toBe(false);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'info', event: 'message', message: expect.stringMatching(/^target: local/) }));
+    expect(lines.at(-1)).toMatchObject({ level: 'error', event: 'error', message: 'the local stack is not up', fix: "Run 'speedlayer up' first." });
+  });
+
+  it('text stays the default; an unknown format is a usage error', async () => {
+    expect((await run(['--target', 'local', 'submit'])).stderr).toContain('error: the local stack is not up');
+    const r = await run(['--log-format', 'yaml', 'status']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Allowed choices are text, json");
+  });
+});
+
 describe('CLI usage errors exit with code 2 and say what is wrong', () => {
   it('unknown flag', async () => {
     const r = await run(['status', '--bogus']);
