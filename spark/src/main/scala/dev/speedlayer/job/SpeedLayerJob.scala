@@ -126,16 +126,19 @@ object SpeedLayerJob {
     ProcessUsers(ClassifyRecords(limits, usersTopic)(records), watermarkDelaySeconds, revisitMs)
 
   /**
-   * One line for SPEEDLAYER_FAILED: the most specific error (the deepest cause raised by the
+   * One line for SPEEDLAYER_FAILED: when the checkpoint could not be read, first its path and the
+   * fix; then the most specific error (the deepest cause raised by the
    * job's own code, e.g. a ClickHouse insert that failed every attempt, else the root cause),
    * then the streaming query's ids if the failure was a query's.
    */
   def failureMessage(e: Throwable, checkpointDir: Option[String] = None): String = {
     def oneLine(s: String) = Option(s).getOrElse("").replaceAll("\\s+", " ").trim
     val chain = Iterator.iterate(e)(_.getCause).takeWhile(_ != null).take(32).toSeq
+    // First: the CLI shows the first 300 characters, and Spark's own message can be long (a state
+    // schema mismatch prints both schemas).
     val checkpointHint = checkpointDir.filter(dir => checkpointProblem(chain, dir)).map(dir =>
-      s"; the checkpoint $dir could not be read (corrupted, or written by an incompatible version of the job): " +
-        "'speedlayer submit --reset-checkpoint' discards it, after saying what is replayed and lost").getOrElse("")
+      s"the checkpoint $dir could not be read (corrupted, or written by an incompatible version of the job): " +
+        "'speedlayer submit --reset-checkpoint' discards it, after saying what is replayed and lost; ").getOrElse("")
     val cause = chain.reverse.find(_.getClass.getName.startsWith("dev.speedlayer.")).getOrElse(chain.last)
     val causeText = s"${cause.getClass.getName}: ${oneLine(cause.getMessage)}"
     val QueryIds = """Query \[id = ([^,\]]+), runId = ([^\]]+)\]""".r.unanchored
@@ -145,7 +148,7 @@ object SpeedLayerJob {
     }
     val text = causeText + context
     val cut = if (text.length > 4000) text.take(4000) + "..." else text
-    cut + checkpointHint
+    checkpointHint + cut
   }
 
   /** Whether the failure came from reading the checkpoint: Spark's offset/commit logs or state store, or a message naming the directory. */
