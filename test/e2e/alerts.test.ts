@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebhookNotification } from '../../src/clients/alertmanager.ts';
 import { kafkaClient } from '../../src/clients/kafka.ts';
-import { pipeline, PROJECT_ROOT } from '../../src/contract/index.ts';
+import { pipeline, PROJECT_ROOT, type DeadLetterReason } from '../../src/contract/index.ts';
 import { isAlive } from '../../src/targets/local/supervisor.ts';
 import { cliSandbox, type CliSandbox } from '../support/cli-sandbox.ts';
 
@@ -130,6 +130,9 @@ describe('alerts through Prometheus and Alertmanager', () => {
     expect(firing.annotations.runbook).toBe('docs/runbook.md#deadletterratehigh');
     const active = (await alertsJson()).alerts.find((a) => a.name === 'DeadLetterRateHigh' && a.state === 'firing');
     expect(active?.summary).toMatch(/dead-lettered \(data quality\)/);
+    // The 6,000 broken records, by reason.
+    const notJson: DeadLetterReason = 'invalid_json';
+    await waitForValue(`speedlayer_dead_letters_stored{reason="${notJson}"}`, (v) => v >= 6000, 120);
     const resolved = await waitForNote('DeadLetterRateHigh', firing.at, (a) => a.status === 'resolved' && a.labels.severity === 'warning', 300);
     expect(resolved.receiver).toBe('warning');
   });

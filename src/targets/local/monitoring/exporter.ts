@@ -135,6 +135,9 @@ export async function startExporter(o: ExporterOptions): Promise<{ close(): Prom
          WHERE database = '${o.clickhouse.database}' AND active GROUP BY table ORDER BY table`,
       );
       const [ins] = await rows<{ v: string }>(`SELECT sum(value) AS v FROM system.events WHERE event = 'InsertedRows'`);
+      const deadLetters = await rows<{ reason: string; n: string }>(
+        `SELECT reason, count() AS n FROM ${pipeline.clickhouse.tables.deadLetters} GROUP BY reason ORDER BY reason`,
+      );
       const [fresh] = await rows<{ newest_event_age_ms: number | null }>(queries.find((q) => q.name === 'freshness')!.sql);
       const [lat] = await rows<{ q: number[]; n: string }>(
         `SELECT quantiles(0.5, 0.95, 0.99)(dateDiff('millisecond', produced_at, inserted_at)) AS q, count() AS n
@@ -144,6 +147,7 @@ export async function startExporter(o: ExporterOptions): Promise<{ close(): Prom
       m.metric('speedlayer_clickhouse_parts', 'active parts per table', 'gauge', parts.map((r) => [{ table: r.table }, Number(r.parts)]));
       m.metric('speedlayer_clickhouse_rows', 'rows in active parts per table (before merges collapse replaced rows)', 'gauge', parts.map((r) => [{ table: r.table }, Number(r.rows)]));
       m.metric('speedlayer_clickhouse_table_disk_bytes', 'bytes on disk per table', 'gauge', parts.map((r) => [{ table: r.table }, Number(r.bytes)]));
+      m.metric('speedlayer_dead_letters_stored', 'rows in dead_letters per reason (rate() of it: dead letters per second by reason)', 'gauge', deadLetters.map((r) => [{ reason: r.reason }, Number(r.n)]));
       m.metric('speedlayer_clickhouse_inserted_rows_total', "rows inserted since the server started (ClickHouse's InsertedRows)", 'counter', Number(ins?.v ?? 0));
       if (fresh?.newest_event_age_ms != null) {
         m.metric('speedlayer_freshness_seconds', 'wall clock minus the event time of the newest event in ClickHouse', 'gauge', Number(fresh.newest_event_age_ms) / 1000);
