@@ -29,16 +29,18 @@ const suites = [
   ['spark', 'mvn', ['-B', '-q', '-f', 'spark/pom.xml', 'package']],
   ['integration', 'npx', vitest('integration')],
   ['e2e', 'npx', vitest('e2e')],
+  // Faults under load (docs/reliability.md): the job killed, Kafka restarted, ClickHouse away for
+  // 90 s, a corrupted checkpoint, `up` interrupted; ~10 minutes on a quiet machine.
+  ['faults', 'npx', vitest('faults')],
   // npm run bench -- --smoke: every field of the benchmark's report, on fresh stacks (no timing asserted).
   ['bench-smoke', 'npx', vitest('bench-smoke')],
-  // Not here yet: the fault suite (npm run test:faults) fails its late-event checks after a long
-  // outage (docs/reliability.md, "Known gap"), and takes ~15 min on a quiet machine.
 ];
 
 const totals = { passed: 0, failed: 0, skipped: 0 };
 
 // Prometheus, promtool and Alertmanager: the unit suite validates the alert rules with promtool,
-// the e2e suites run both servers. Installed with apt when missing (as root, or with passwordless sudo).
+// the e2e suites run both servers. Chromium: the integration and e2e suites render loadtest --html
+// in it. Installed with apt when missing (as root, or with passwordless sudo).
 const onPath = (name) =>
   (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
     try {
@@ -49,18 +51,25 @@ const onPath = (name) =>
     }
   });
 const monitoringMissing = () => !onPath('prometheus') || !onPath('promtool') || !(onPath('alertmanager') || onPath('prometheus-alertmanager'));
-if (monitoringMissing() && onPath('apt-get')) {
+const needsChromium = !only.length || only.some((suite) => suite === 'integration' || suite === 'e2e');
+const chromiumMissing = () => needsChromium && !onPath('chromium') && !onPath('chromium-browser') && !onPath('google-chrome');
+const aptPackages = () => [...(monitoringMissing() ? ['prometheus', 'prometheus-alertmanager'] : []), ...(chromiumMissing() ? ['chromium'] : [])];
+if (aptPackages().length && onPath('apt-get')) {
   const root = process.getuid?.() === 0;
   const sudo = root ? [] : spawnSync('sudo', ['-n', 'true']).status === 0 ? ['sudo', '-n'] : undefined;
   if (sudo) {
-    console.log('=== installing prometheus and prometheus-alertmanager with apt-get');
+    console.log(`=== installing ${aptPackages().join(', ')} with apt-get`);
     const apt = (args) => spawnSync(sudo[0] ?? 'apt-get', [...sudo.slice(1), ...(sudo.length ? ['apt-get'] : []), ...args], { stdio: 'inherit', env: { ...env, DEBIAN_FRONTEND: 'noninteractive' } });
     apt(['update']);
-    apt(['install', '-y', '--no-install-recommends', 'prometheus', 'prometheus-alertmanager']);
+    apt(['install', '-y', '--no-install-recommends', ...aptPackages()]);
   }
 }
 if (monitoringMissing()) {
   console.error('prometheus, promtool and alertmanager are needed by the tests: Debian/Ubuntu: sudo apt-get install prometheus prometheus-alertmanager; macOS: brew install prometheus alertmanager.');
+  process.exit(1);
+}
+if (chromiumMissing()) {
+  console.error('chromium is needed by the tests (they render loadtest --html in it): Debian/Ubuntu: sudo apt-get install chromium; elsewhere put chromium or google-chrome on PATH.');
   process.exit(1);
 }
 

@@ -1,3 +1,6 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { CommandContext } from './context.ts';
 import { EXIT_FAILURE, UsageError } from '../base/errors.ts';
 import { pipeline } from '../contract/index.ts';
@@ -27,6 +30,15 @@ interface FlagSpec {
   fallback?: () => number;
   /** shown after the default in --help */
   note?: string;
+}
+
+/** A flag naming a file the load test writes (no default: nothing is written without it). */
+interface FileFlagSpec {
+  flags: string;
+  raw: string;
+  help: string;
+  example: string;
+  file: true;
 }
 
 const LOADTEST_FLAGS = {
@@ -61,9 +73,13 @@ const LOADTEST_FLAGS = {
     flags: '--refresh <seconds>', raw: 'refresh', help: 'how often each viewer refreshes its panels',
     valid: (v) => v >= 0.2, expect: 'a number of seconds >= 0.2', example: '2', fallback: () => 2,
   },
-} satisfies Record<string, FlagSpec>;
+  html: {
+    flags: '--html <file>', raw: 'html', help: 'also write a self-contained HTML report with charts (throughput, latency, batches) and the checks',
+    example: 'loadtest-report.html', file: true,
+  },
+} satisfies Record<string, FlagSpec | FileFlagSpec>;
 
-export type LoadtestFlags = { [K in keyof typeof LOADTEST_FLAGS]: number };
+export type LoadtestFlags = { [K in keyof typeof LOADTEST_FLAGS]: (typeof LOADTEST_FLAGS)[K] extends { file: true } ? string | undefined : number };
 
 function number(raw: unknown, spec: FlagSpec): number | undefined {
   if (raw === undefined) return undefined;
@@ -75,13 +91,41 @@ function number(raw: unknown, spec: FlagSpec): number | undefined {
   return v;
 }
 
-const entries = Object.entries(LOADTEST_FLAGS) as Array<[keyof LoadtestFlags, FlagSpec]>;
+/**
+ * A file the load test will write, checked before the load runs: an existing folder that can be
+ * written to, and not a folder itself. Returned as given (relative to the working directory).
+ */
+function writableFile(raw: unknown, spec: FileFlagSpec): string | undefined {
+  if (raw === undefined) return undefined;
+  const flag = spec.flags.split(' ')[0]!;
+  const fix = `Example: ${flag} ${spec.example}`;
+  if (typeof raw !== 'string' || raw.trim() === '') throw new UsageError(`${flag} needs a file name`, { fix });
+  const file = path.resolve(raw);
+  if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${flag} '${raw}' is a folder, not a file`, { fix: `${fix}, or ${flag} ${path.join(raw, spec.example)}` });
+  const dir = path.dirname(file);
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(`${flag} '${raw}': the folder ${dir} does not exist`, { fix: `Create it first (mkdir -p ${dir}), or pass a file in an existing folder` });
+  }
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new UsageError(`${flag} '${raw}': the folder ${dir} is not writable`, { fix: `Pass a file in a folder you can write to, e.g. ${flag} ${path.join(os.tmpdir(), spec.example)}` });
+  }
+  return raw;
+}
+
+const entries = Object.entries(LOADTEST_FLAGS) as Array<[keyof LoadtestFlags, FlagSpec | FileFlagSpec]>;
 
 export function parseLoadtestFlags(raw: Record<string, unknown>, ctx: Pick<CommandContext, 'config'>): LoadtestFlags {
-  const flags = {} as LoadtestFlags;
+  const flags = {} as Record<keyof LoadtestFlags, number | string | undefined>;
   for (const [key, spec] of entries) {
-    flags[key] = number(raw[spec.raw], spec) ?? (spec.config ? ctx.config.loadtest[spec.config] : spec.fallback!());
+    flags[key] =
+      'file' in spec ? writableFile(raw[spec.raw], spec) : (number(raw[spec.raw], spec) ?? (spec.config ? ctx.config.loadtest[spec.config] : spec.fallback!()));
   }
+  return checkEventClock(flags as LoadtestFlags);
+}
+
+function checkEventClock(flags: LoadtestFlags): LoadtestFlags {
   // The accelerated event clock starts up to (warm-up + duration) x scale in the past: beyond the
   // horizon its events would be expired_event_time dead letters.
   const reachMs = (flags.warmupSeconds + flags.durationSeconds) * 1000 * flags.eventTimeScale;
@@ -97,6 +141,10 @@ export function parseLoadtestFlags(raw: Record<string, unknown>, ctx: Pick<Comma
 
 export function addLoadtestOptions(cmd: import('commander').Command): void {
   for (const [, spec] of entries) {
+    if ('file' in spec) {
+      cmd.option(spec.flags, spec.help);
+      continue;
+    }
     const fallback = spec.config ? LOADTEST_DEFAULTS[spec.config as keyof typeof LOADTEST_DEFAULTS] : spec.raw === 'seed' ? undefined : spec.fallback!();
     const extra = [fallback === undefined ? undefined : `default ${fallback}`, spec.note].filter(Boolean).join('; ');
     cmd.option(spec.flags, extra ? `${spec.help} (${extra})` : spec.help);
@@ -110,7 +158,7 @@ export async function loadtest(ctx: CommandContext, flags: LoadtestFlags): Promi
   const { runLoadtest } = await import('../loadtest/loadtest.ts');
   return runLoadtest(
     endpoints,
-    { ...flags, users: ctx.config.loadtest.users, products: ctx.config.loadtest.products, checks: ctx.config.checks },
+    { ...flags, htmlPath: flags.html, users: ctx.config.loadtest.users, products: ctx.config.loadtest.products, checks: ctx.config.checks },
     ctx.status,
     ctx.signal,
   );

@@ -45,7 +45,13 @@ export interface PipelineContract {
    */
   sessions: { counters: SessionCounter[]; funnelStages: string[] };
   /** Line prefixes the job prints on stdout (each followed by a space and its content). */
-  jobProtocol: { started: string; progress: string; failed: string };
+  jobProtocol: {
+    started: string;
+    progress: string;
+    failed: string;
+    /** The job's exit code when its checkpoint cannot be read: restarting would fail the same way. */
+    checkpointUnreadableExitCode: number;
+  };
   spark: {
     triggerIntervalSeconds: number;
     maxOffsetsPerTrigger: number;

@@ -47,6 +47,8 @@ export interface ProduceResult {
   startedAt: number;
   endedAt: number;
   achievedEps: number;
+  /** Records Kafka acknowledged in each wall-clock second after startedAt (index 0 = the first second). */
+  sentPerSecond: number[];
   /** The user dimension published before the first event. */
   users: UserRecord[];
   /** Every record sent, in send order (undefined when record: false). */
@@ -100,6 +102,7 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
   let valid = 0;
   let startedAt = Date.now();
   let endedAt = startedAt;
+  const sentPerSecond: number[] = [];
   try {
     if (o.publishUsers !== false) {
       // Every user of the run before any event: the job must know a user's initial spend before its first purchase.
@@ -140,6 +143,8 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
       await producer.send({ topic, messages, acks: -1, compression: CompressionTypes.None });
       sent += n;
       const now = Date.now();
+      const second = Math.floor((now - startedAt) / 1000);
+      sentPerSecond[second] = (sentPerSecond[second] ?? 0) + n;
       if (now - lastReport >= 1000) {
         lastReport = now;
         const elapsedS = (now - startedAt) / 1000;
@@ -159,6 +164,7 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
     startedAt,
     endedAt,
     achievedEps: sent / ((endedAt - startedAt) / 1000),
+    sentPerSecond: Array.from(sentPerSecond, (x) => x ?? 0),
     users,
     log,
     eventClock,

@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { SpeedlayerError } from '../base/errors.ts';
 import type { Status } from '../base/status.ts';
 import { runSteps, type Step } from '../base/step.ts';
 import { clickhouseClient, dashboardClient } from '../clients/clickhouse.ts';
@@ -21,6 +23,7 @@ import { startViewers, type ViewerFigures } from './dashboard-viewers.ts';
 import { e2eLatency, runCounts, timeDashboardQueries, type RunCounts } from './pipeline-figures.ts';
 import { offsetRanges, type OffsetRanges } from './run-window.ts';
 import { quantiles, type Quantiles } from './stats.ts';
+import { collectTimeline, type Timeline } from './timeline.ts';
 import type { z } from 'zod';
 
 export interface LoadtestOptions {
@@ -39,6 +42,8 @@ export interface LoadtestOptions {
   dashboards?: number;
   refreshSeconds: number;
   checks: z.infer<typeof ChecksConfigSchema>;
+  /** Where to write the HTML report with its charts (none when undefined). */
+  htmlPath?: string;
 }
 
 export interface LoadtestReport {
@@ -68,6 +73,8 @@ export interface LoadtestReport {
   first_query_error?: string;
   /** The viewers of --dashboards, during the measured window. */
   dashboards?: ViewerFigures;
+  /** Produced events/s, the job's batches and e2e latency over the run (the charts of --html). */
+  timeline: Timeline;
   checks: Check[];
   passed: boolean;
 }
@@ -106,6 +113,7 @@ interface Run {
   sessionsSettleS: number;
   truthChecks: Check[];
   e2e: Quantiles;
+  timeline: Timeline;
 }
 
 /**
@@ -149,6 +157,8 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
     sessionsStep(run),
     compareStep(run),
     latencyStep(run),
+    timelineStep(run),
+    ...(o.htmlPath ? [htmlStep(run, o, o.htmlPath)] : []),
   ];
   try {
     await runSteps(steps, { status, signal: signal ?? new AbortController().signal });
@@ -331,6 +341,37 @@ function latencyStep(run: Run): Step {
   };
 }
 
+function timelineStep(run: Run): Step {
+  return {
+    name: 'Collect the time series',
+    async execute() {
+      run.timeline = await collectTimeline(run.ch, {
+        startedAt: run.produced.startedAt,
+        sentPerSecond: run.produced.sentPerSecond,
+        afterBatchTime: run.progressAfter,
+        ranges: run.ranges,
+      });
+      return `${run.timeline.produced_per_s.length} s of production, ${run.timeline.batches.length} batches`;
+    },
+  };
+}
+
+function htmlStep(run: Run, o: LoadtestOptions, file: string): Step {
+  return {
+    name: `Write the HTML report to ${file}`,
+    async execute() {
+      const { renderHtmlReport } = await import('./html-report.ts');
+      const html = await renderHtmlReport(report(run, o), { e2eP95TargetMs: o.checks.e2eLatencyP95Ms, generatedAt: new Date() });
+      try {
+        await writeFile(file, html);
+      } catch (err) {
+        throw new SpeedlayerError(`cannot write ${file}: ${(err as Error).message}`, { fix: 'Pass --html a file in a folder that exists and that you can write to', cause: err });
+      }
+      return `${Math.round(Buffer.byteLength(html) / 1024).toLocaleString('en-US')} KiB`;
+    },
+  };
+}
+
 function report(run: Run, o: LoadtestOptions): LoadtestReport {
   const { produced, expected, counts } = run;
   const malformedInjected = produced.produced - produced.valid;
@@ -358,6 +399,7 @@ function report(run: Run, o: LoadtestOptions): LoadtestReport {
     query_errors: run.queryErrors,
     ...(run.firstQueryError ? { first_query_error: run.firstQueryError } : {}),
     ...(run.dashboards ? { dashboards: run.dashboards } : {}),
+    timeline: run.timeline,
     checks: [],
     passed: false,
   };

@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pipeline } from '../../src/contract/index.ts';
 import { isAlive } from '../../src/targets/local/supervisor.ts';
+import { expectReportDrawn, renderInChromium } from '../support/chromium.ts';
 import { cliSandbox, type CliSandbox } from '../support/cli-sandbox.ts';
 
 /**
@@ -23,7 +25,8 @@ describe('local stack end to end', () => {
   });
 
   it('accounts for every record of a load test, exactly, and matches the ground truth', async () => {
-    const r = await sb.run(['--json', 'loadtest', '--rate', '1000', '--duration', '75', '--malformed-fraction', '0.02', '--seed', '7', '--warmup', '0'], { reject: false });
+    const html = path.join(sb.home, 'loadtest-report.html');
+    const r = await sb.run(['--json', 'loadtest', '--rate', '1000', '--duration', '75', '--malformed-fraction', '0.02', '--seed', '7', '--warmup', '0', '--html', html], { reject: false });
     const report = JSON.parse(r.stdout);
     const truth = report.ground_truth;
     // 75 s of event time: late events are injected once the run holds events 60 s older than the newest.
@@ -43,6 +46,9 @@ describe('local stack end to end', () => {
     const speed = /latency|events\/s/;
     expect(report.checks.filter((c: { name: string; passed: boolean }) => !c.passed && !speed.test(c.name))).toEqual([]);
     expect(report.checks.length).toBeGreaterThan(10);
+    // The run's HTML report: its charts drawn by Chromium from this run's own series.
+    expect(report.timeline.produced_per_s.reduce((a: number, p: { events: number }) => a + p.events, 0)).toBe(report.produced);
+    expectReportDrawn(await renderInChromium(html), report);
 
     // The tables themselves, independent of the report's own queries.
     const status = JSON.parse((await sb.run(['--json', 'status'])).stdout);

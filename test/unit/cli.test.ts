@@ -70,6 +70,16 @@ describe('CLI usage errors exit with code 2 and say what is wrong', () => {
     expect(r.stderr).toContain(message);
   });
 
+  it.each([
+    [['--html', '/no-such-folder-speedlayer/report.html'], "--html '/no-such-folder-speedlayer/report.html': the folder /no-such-folder-speedlayer does not exist", 'mkdir -p /no-such-folder-speedlayer'],
+    [['--html', os.tmpdir()], `--html '${os.tmpdir()}' is a folder, not a file`, `--html ${path.join(os.tmpdir(), 'loadtest-report.html')}`],
+  ])('loadtest %j: refused before any load, with its fix', async (flags, message, fix) => {
+    const r = await run(['--target', 'local', 'loadtest', ...flags]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).toContain(fix);
+  });
+
   it('trace with an id that is not a UUID: the fix shows one', async () => {
     const r = await run(['--target', 'local', 'trace', 'order-17']);
     expect(r.code).toBe(2);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../src/contract/index.ts';
+import { pipeline, PROJECT_ROOT } from '../../src/contract/index.ts';
 import { decideRestart, readSupervisorState, supervisorSummary, type RestartPolicy } from '../../src/targets/local/restart-policy.ts';
 
 const policy: RestartPolicy = { maxRestarts: 3, initialBackoffMs: 5_000, maxBackoffMs: 12_000, stableAfterMs: 600_000 };
@@ -34,6 +34,14 @@ describe('restart policy (OnFailure)', () => {
     expect(decideRestart({ code: 0, signal: null, ranMs: 10 }, 2, policy)).toEqual({ action: 'finished' });
     expect(decideRestart(failed(600_000), 3, policy)).toEqual({ action: 'restart', delayMs: 5_000, failuresInARow: 1 });
   });
+
+  it('does not restart a job that cannot read its checkpoint, and says how to recover', () => {
+    const end = { code: pipeline.jobProtocol.checkpointUnreadableExitCode, signal: null, ranMs: 20_000, failure: 'the checkpoint /x could not be read' };
+    const d = decideRestart(end, 0, policy);
+    expect(d).toMatchObject({ action: 'give-up', failuresInARow: 1 });
+    expect(d.action === 'give-up' && d.reason).toMatch(/^not restarted: the job cannot start from its checkpoint .*exit code \d+ after 20 s: the checkpoint \/x could not be read$/);
+    expect(d.action === 'give-up' && d.fix).toMatch(/speedlayer submit --reset-checkpoint/);
+  });
 });
 
 describe('the job supervisor process', () => {
@@ -48,12 +56,21 @@ describe('the job supervisor process', () => {
   };
 
   it('restarts a failing job, passes its output through, and gives up after maxRestarts with the job failure', async () => {
-    const { r, state } = await supervise('fails', "console.log('SPEEDLAYER_FAILED boom'); process.exit(3)", 2);
+    const { r, state } = await supervise('fails', "console.log('SPEEDLAYER_FAILED boom'); process.exit(1)", 2);
     expect(r.exitCode).toBe(1);
     expect(r.stdout.match(/^SPEEDLAYER_FAILED boom$/gm)).toHaveLength(3);
     expect(r.stdout).toContain('SPEEDLAYER_SUPERVISOR restart 2 of at most 2');
     expect(state).toMatchObject({ state: 'gave-up', runs: 3, failuresInARow: 3 });
-    expect(supervisorSummary(state!)).toMatch(/^gave up after 2 restarts: 3 runs in a row failed; the last one exit code 3 after \d+ s: boom \(fix the cause/);
+    expect(supervisorSummary(state!)).toMatch(/^gave up after 2 restarts: 3 runs in a row failed; the last one exit code 1 after \d+ s: boom \(fix the cause/);
+  }, 30_000);
+
+  it('gives up at once on a job that cannot read its checkpoint, with the recovery in its summary', async () => {
+    const code = pipeline.jobProtocol.checkpointUnreadableExitCode;
+    const { r, state } = await supervise('checkpoint', `console.log('SPEEDLAYER_FAILED the checkpoint /x could not be read'); process.exit(${code})`, 3);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout.match(/^SPEEDLAYER_FAILED /gm)).toHaveLength(1);
+    expect(state).toMatchObject({ state: 'gave-up', runs: 1 });
+    expect(supervisorSummary(state!)).toMatch(/^not restarted: the job cannot start from its checkpoint.*\('speedlayer submit --reset-checkpoint' discards/);
   }, 30_000);
 
   it('counts a job that cannot be started (no such program) as a failed run, and gives up saying so', async () => {

@@ -19,6 +19,8 @@ export interface SupervisorPlan {
 }
 
 const FAILED = `${pipeline.jobProtocol.failed} `;
+/** Enough for a checkpoint failure's path and recovery (they lead the line) and the start of its cause. */
+const FAILURE_CHARS = 600;
 const plan = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as SupervisorPlan;
 const state: SupervisorState = { state: 'running', runs: 0, failuresInARow: 0 };
 let stopping = false;
@@ -41,7 +43,7 @@ function run(): void {
   const lines = createInterface({ input: child.stdout! });
   lines.on('line', (line) => {
     process.stdout.write(`${line}\n`);
-    if (line.startsWith(FAILED)) failure = line.slice(FAILED.length).trim().slice(0, 300);
+    if (line.startsWith(FAILED)) failure = line.slice(FAILED.length).trim().slice(0, FAILURE_CHARS);
   });
   // 'close': the JVM exited and its output was read to the end (the failure line included).
   // 'error': it could not be started at all (java missing): a failed run like any other.
@@ -78,6 +80,7 @@ async function ended(end: { code: number | null; signal: string | null; ranMs: n
   if (d.action === 'give-up') {
     state.state = 'gave-up';
     state.reason = d.reason;
+    state.fix = d.fix;
     await save();
     say(`GAVE_UP ${d.reason}`);
     process.exit(1);

@@ -1,11 +1,13 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
+import { pipeline } from '../../contract/index.ts';
 
 /**
  * The local target's `restartPolicy: OnFailure` for the streaming job (what the Spark Operator does
  * on kind): a run that ends with a failure (exit code != 0 or a signal) is restarted after a backoff
  * that doubles from `initialBackoffMs` up to `maxBackoffMs`; after `maxRestarts` failed runs in a row
  * the supervisor gives up and says why. A run that lasted `stableAfterMs` resets the count (a job
- * that fails once a day is restarted every time). A run that ends with exit code 0 is not restarted.
+ * that fails once a day is restarted every time). A run that ends with exit code 0 is not restarted,
+ * nor one that could not read its checkpoint (the protocol's exit code): it would fail the same way.
  * Defaults (config `local.spark.restart`): 5 restarts, 5 s doubling to 60 s, stable after 10 min.
  */
 export interface RestartPolicy {
@@ -26,7 +28,11 @@ export interface RunEnd {
 export type RestartDecision =
   | { action: 'restart'; delayMs: number; failuresInARow: number }
   | { action: 'finished' }
-  | { action: 'give-up'; failuresInARow: number; reason: string };
+  | { action: 'give-up'; failuresInARow: number; reason: string; fix?: string };
+
+/** What to do after giving up, unless the decision says otherwise. */
+export const RESUME_FIX = "fix the cause, then 'speedlayer submit': it resumes from its checkpoint";
+const CHECKPOINT_FIX = "'speedlayer submit --reset-checkpoint' discards the checkpoint after saying what is replayed and lost";
 
 export function describeEnd(end: RunEnd): string {
   const how = end.signal ? `killed by ${end.signal}` : `exit code ${end.code}`;
@@ -37,6 +43,9 @@ export function describeEnd(end: RunEnd): string {
 export function decideRestart(end: RunEnd, failuresBefore: number, p: RestartPolicy): RestartDecision {
   if (end.code === 0 && !end.signal) return { action: 'finished' };
   const failuresInARow = (end.ranMs >= p.stableAfterMs ? 0 : failuresBefore) + 1;
+  if (end.code === pipeline.jobProtocol.checkpointUnreadableExitCode && !end.signal) {
+    return { action: 'give-up', failuresInARow, reason: `not restarted: the job cannot start from its checkpoint (a restart would fail the same way); it ${describeEnd(end)}`, fix: CHECKPOINT_FIX };
+  }
   if (failuresInARow > p.maxRestarts) {
     return {
       action: 'give-up',
@@ -61,6 +70,8 @@ export interface SupervisorState {
   nextRestartAt?: string;
   /** Set when it gave up. */
   reason?: string;
+  /** What to do about it, when not the usual RESUME_FIX. */
+  fix?: string;
 }
 
 export async function readSupervisorState(file: string): Promise<SupervisorState | undefined> {
@@ -85,7 +96,7 @@ export function supervisorSummary(s: SupervisorState): string | undefined {
     case 'restarting':
       return `restarting at ${s.nextRestartAt} (restart ${s.failuresInARow} of the policy's limit; last run ${s.lastEnd})`;
     case 'gave-up':
-      return `${s.reason} (fix the cause, then 'speedlayer submit': it resumes from its checkpoint)`;
+      return `${s.reason} (${s.fix ?? RESUME_FIX})`;
     default:
       return undefined;
   }

@@ -12,7 +12,7 @@ import type { StackEndpoints } from '../../../base/stack.ts';
 import type { JobProgress } from '../../../contract/job-progress.ts';
 import { SPARK_PROJECT_DIR } from '../paths.ts';
 import type { SupervisorPlan } from '../job-supervisor-main.ts';
-import { readSupervisorState, supervisorSummary, type RestartPolicy } from '../restart-policy.ts';
+import { readSupervisorState, RESUME_FIX, supervisorSummary, type RestartPolicy } from '../restart-policy.ts';
 import { ManagedProcess } from '../supervisor.ts';
 import type { LocalComponent } from './component.ts';
 
@@ -116,7 +116,7 @@ export function lastJobFailure(log: string): string | undefined {
   const at = failedAt >= 0 ? failedAt + 1 : log.startsWith(FAILED) ? 0 : -1;
   if (at < 0 || log.lastIndexOf(STARTED) > at) return undefined;
   const line = log.slice(at + FAILED.length).split('\n', 1)[0]!.trim();
-  return line.length > 300 ? `${line.slice(0, 300)}...` : line;
+  return line.length > 600 ? `${line.slice(0, 600)}...` : line;
 }
 
 /** The job's command line, as its supervisor runs it (the process record holds the supervisor's). */
@@ -203,7 +203,7 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
       if (supervisor?.state === 'gave-up') return supervisorSummary(supervisor);
       // The end of the log is enough: the failure line is followed by one stack trace at most.
       const failure = lastJobFailure(await process.logFrom(-256 * 1024));
-      return failure && `failed: ${failure} (fix the cause, then 'speedlayer submit': it resumes from its checkpoint)`;
+      return failure && `failed: ${failure} (${RESUME_FIX})`;
     },
     async whileUp() {
       const supervisor = await readSupervisorState(stateFile);

@@ -22,8 +22,10 @@ export function startComponentStep(c: LocalComponent, opts: { label: string; onS
           onTick: (s) => status.update(`waiting for health (${s}s)`),
         });
       } catch (err) {
-        throw new SpeedlayerError(`${c.name} did not become ready: ${(err as Error).message}`, {
-          fix: `${c.hint} Look at its log: ${c.process.logFile}`,
+        // A process that exited may have said why (the job's failure line, its supervisor's decision).
+        const why = isAlive(rec.pid) ? undefined : await c.whyDown?.().catch(() => undefined);
+        throw new SpeedlayerError(`${c.name} did not become ready: ${(err as Error).message}${why ? `: ${why}` : ''}`, {
+          fix: `${why ? '' : `${c.hint} `}Look at its log: ${c.process.logFile}`,
           detail: await c.process.logTail(25),
         });
       }

@@ -65,7 +65,7 @@ final case class SessionVocabulary(counters: IndexedSeq[SessionCounter], funnelS
 }
 
 /** Line prefixes the job prints on stdout for the CLI (`jobProtocol` of pipeline.json), each with its space. */
-final case class JobProtocol(started: String, progress: String, failed: String)
+final case class JobProtocol(started: String, progress: String, failed: String, checkpointUnreadableExitCode: Int)
 
 /**
  * Limits from `deadLetter` of pipeline.json: sizes, and how far an event's event_time may be from
@@ -132,7 +132,8 @@ object Contract {
       protocol = JobProtocol(
         started = at("/jobProtocol/started").asText() + " ",
         progress = at("/jobProtocol/progress").asText() + " ",
-        failed = at("/jobProtocol/failed").asText() + " "),
+        failed = at("/jobProtocol/failed").asText() + " ",
+        checkpointUnreadableExitCode = at("/jobProtocol/checkpointUnreadableExitCode").asInt()),
       limits = Limits(
         maxEventBytes = at("/deadLetter/maxEventBytes").asInt(),
         maxPayloadBytes = at("/deadLetter/maxPayloadBytes").asInt(),

@@ -3,6 +3,8 @@ package dev.speedlayer.job
 import java.io.PrintStream
 import java.nio.charset.StandardCharsets
 import java.nio.file.{Files, Path, StandardCopyOption}
+import java.util.UUID
+import java.util.concurrent.ConcurrentHashMap
 
 import scala.jdk.CollectionConverters._
 import scala.util.control.NonFatal
@@ -23,15 +25,27 @@ import org.slf4j.LoggerFactory
 final class ProgressListener(progressFile: Option[Path], out: PrintStream = System.out) extends StreamingQueryListener {
   private val log = LoggerFactory.getLogger(getClass)
 
-  // The CLI waits for this line: after a restart with no new data Spark reports idle events, not
-  // progress, so the progress file alone would not show that the query is active.
-  override def onQueryStarted(event: StreamingQueryListener.QueryStartedEvent): Unit = {
-    out.println(s"${ProgressListener.StartedPrefix}${event.id} ${event.runId}")
-    out.flush()
-  }
+  private val announced = ConcurrentHashMap.newKeySet[UUID]()
+
+  /**
+   * The CLI waits for this line (once per run). Printed once the query has read its checkpoint and
+   * looked for data — its first progress, or its first idle event when no data came (after a
+   * restart with nothing new Spark reports idleness, not progress) — not when it starts: a
+   * checkpoint that cannot be read fails the query after QueryStartedEvent.
+   */
+  private def announce(id: UUID, runId: UUID): Unit =
+    if (announced.add(runId)) {
+      out.println(s"${ProgressListener.StartedPrefix}$id $runId")
+      out.flush()
+    }
+
+  override def onQueryStarted(event: StreamingQueryListener.QueryStartedEvent): Unit = ()
+
+  override def onQueryIdle(event: StreamingQueryListener.QueryIdleEvent): Unit = announce(event.id, event.runId)
 
   override def onQueryProgress(event: StreamingQueryListener.QueryProgressEvent): Unit = {
     val progress = event.progress
+    announce(progress.id, progress.runId)
     progressFile.foreach { path =>
       try ProgressListener.writeAtomically(path, progress.json)
       catch { case NonFatal(e) => log.warn(s"could not write the progress file $path: $e") }

@@ -50,6 +50,7 @@ object SpeedLayerJob {
     val shuttingDown = new AtomicBoolean(false)
     Runtime.getRuntime.addShutdownHook(new Thread(() => shuttingDown.set(true), "speedlayer-shutdown-flag"))
 
+    var query: Option[StreamingQuery] = None
     val exitCode =
       try {
         val spark = SparkSession
@@ -66,9 +67,10 @@ object SpeedLayerJob {
         val ticker = new IdleTicker(config.bootstrapServers, config.eventsTopic, config.usersTopic, triggerMs,
           windowMs = config.stateRevisitSeconds * 1000L + 5 * triggerMs)
         spark.streams.addListener(ticker)
-        val query = start(spark, config)
+        val started = start(spark, config)
+        query = Some(started)
         ticker.start()
-        try query.awaitTermination()
+        try started.awaitTermination()
         finally ticker.stop()
         0
       } catch {
@@ -79,7 +81,8 @@ object SpeedLayerJob {
           System.out.println(FailedPrefix + failureMessage(e, Some(config.checkpointDir)))
           System.out.flush()
           e.printStackTrace(System.err)
-          1
+          // Only a run that never completed a batch failed on reading its checkpoint for sure.
+          if (query.exists(_.recentProgress.nonEmpty)) 1 else failureExitCode(e, config.checkpointDir)
       }
     if (!shuttingDown.get()) {
       // Spark's non-daemon threads would keep the JVM alive; exit explicitly with the code.
@@ -126,19 +129,17 @@ object SpeedLayerJob {
     ProcessUsers(ClassifyRecords(limits, usersTopic)(records), watermarkDelaySeconds, revisitMs)
 
   /**
-   * One line for SPEEDLAYER_FAILED: when the checkpoint could not be read, first its path and the
-   * fix; then the most specific error (the deepest cause raised by the
+   * One line for SPEEDLAYER_FAILED: the most specific error (the deepest cause raised by the
    * job's own code, e.g. a ClickHouse insert that failed every attempt, else the root cause),
-   * then the streaming query's ids if the failure was a query's.
+   * then the streaming query's ids if the failure was a query's. A checkpoint that cannot be read
+   * leads the line (with its path and the recovery), so that a cut line still says it.
    */
   def failureMessage(e: Throwable, checkpointDir: Option[String] = None): String = {
     def oneLine(s: String) = Option(s).getOrElse("").replaceAll("\\s+", " ").trim
-    val chain = Iterator.iterate(e)(_.getCause).takeWhile(_ != null).take(32).toSeq
-    // First: the CLI shows the first 300 characters, and Spark's own message can be long (a state
-    // schema mismatch prints both schemas).
+    val chain = causes(e)
     val checkpointHint = checkpointDir.filter(dir => checkpointProblem(chain, dir)).map(dir =>
-      s"the checkpoint $dir could not be read (corrupted, or written by an incompatible version of the job): " +
-        "'speedlayer submit --reset-checkpoint' discards it, after saying what is replayed and lost; ").getOrElse("")
+      s"the checkpoint $dir could not be read (corrupted, or written by an incompatible version of the job; " +
+        "'speedlayer submit --reset-checkpoint' discards it, after saying what is replayed and lost): ").getOrElse("")
     val cause = chain.reverse.find(_.getClass.getName.startsWith("dev.speedlayer.")).getOrElse(chain.last)
     val causeText = s"${cause.getClass.getName}: ${oneLine(cause.getMessage)}"
     val QueryIds = """Query \[id = ([^,\]]+), runId = ([^\]]+)\]""".r.unanchored
@@ -147,13 +148,21 @@ object SpeedLayerJob {
       case _ => ""
     }
     val text = causeText + context
-    val cut = if (text.length > 4000) text.take(4000) + "..." else text
-    checkpointHint + cut
+    checkpointHint + (if (text.length > 4000) text.take(4000) + "..." else text)
   }
 
-  /** Whether the failure came from reading the checkpoint: Spark's offset/commit logs or state store, or a message naming the directory. */
+  /** 1, or the protocol's code for a checkpoint that cannot be read: a restart would fail the same way. */
+  def failureExitCode(e: Throwable, checkpointDir: String): Int =
+    if (checkpointProblem(causes(e), checkpointDir)) Contract.pipeline.protocol.checkpointUnreadableExitCode else 1
+
+  private def causes(e: Throwable): Seq[Throwable] = Iterator.iterate(e)(_.getCause).takeWhile(_ != null).take(32).toSeq
+
+  /**
+   * Whether the failure came from reading the checkpoint: Spark's offset/commit logs or state store,
+   * or a message naming the directory. A full disk is not: discarding the checkpoint would not help.
+   */
   private def checkpointProblem(chain: Seq[Throwable], dir: String): Boolean =
-    chain.exists { t =>
+    !chain.exists(t => Option(t.getMessage).exists(_.contains("No space left on device"))) && chain.exists { t =>
       Option(t.getMessage).exists(m => m.contains(dir) || m.contains("Log file was malformed") || m.contains("STATE_STORE")) ||
         t.getStackTrace.exists(f => f.getClassName.contains("MetadataLog") || f.getClassName.contains(".streaming.state."))
     }

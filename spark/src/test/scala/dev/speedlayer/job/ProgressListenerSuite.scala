@@ -13,7 +13,7 @@ import Fixtures._
 
 class ProgressListenerSuite extends AnyFunSuite with SharedSpark {
 
-  test("query start: one SPEEDLAYER_STARTED line; every progress: Spark's progress JSON in the progress file, one SPEEDLAYER_PROGRESS line on stdout") {
+  test("one SPEEDLAYER_STARTED line at the first progress; every progress: Spark's progress JSON in the progress file, one SPEEDLAYER_PROGRESS line on stdout") {
     val dir = Files.createTempDirectory("speedlayer-progress")
     val file = dir.resolve("sub/progress.json")
     val captured = new ByteArrayOutputStream()
@@ -39,7 +39,7 @@ class ProgressListenerSuite extends AnyFunSuite with SharedSpark {
 
     val mapper = new ObjectMapper()
     val progressLines = lines.filter(_.startsWith("SPEEDLAYER_PROGRESS "))
-    // One SPEEDLAYER_STARTED line (query id and run id) when the query starts, then only progress lines.
+    // One SPEEDLAYER_STARTED line (query id and run id) before the first progress, then only progress lines.
     assert(lines.headOption.exists(_.matches(s"SPEEDLAYER_STARTED ${query.id} ${query.runId}")), lines)
     assert(progressLines.nonEmpty && progressLines.size === lines.size - 1, lines)
     val batch0 = progressLines.map(l => mapper.readTree(l.stripPrefix("SPEEDLAYER_PROGRESS "))).find(_.get("numInputRows").asLong() == 3).get
@@ -61,6 +61,30 @@ class ProgressListenerSuite extends AnyFunSuite with SharedSpark {
     assert(written.has("sources") && written.has("sink") && written.has("batchId"))
     // Only the file itself is left in its directory: the temp file was renamed over it.
     assert(Files.list(file.getParent).toArray.toSeq.map(_.toString) === Seq(file.toString))
+  }
+
+  test("a query without data announces itself once by its idle events, after it read its checkpoint") {
+    val dir = Files.createTempDirectory("speedlayer-idle")
+    val captured = new ByteArrayOutputStream()
+    val listener = new ProgressListener(None, new PrintStream(captured, true, StandardCharsets.UTF_8))
+    spark.streams.addListener(listener)
+    val input = MemoryStream[KafkaSourceRow](Encoders.product[KafkaSourceRow], spark.sqlContext)
+    val noop: (DataFrame, Long) => Unit = (batch, _) => { batch.collect(); () }
+    val query = input.toDF().writeStream
+      .option("checkpointLocation", dir.resolve("checkpoint").toString)
+      .trigger(org.apache.spark.sql.streaming.Trigger.ProcessingTime(100L))
+      .foreachBatch(noop)
+      .start()
+    def lines = new String(captured.toByteArray, StandardCharsets.UTF_8).linesIterator.toSeq
+    try {
+      val deadline = System.nanoTime() + 20L * 1000 * 1000 * 1000
+      while (lines.isEmpty && System.nanoTime() < deadline) Thread.sleep(50)
+      Thread.sleep(500) // more idle triggers: still one line
+    } finally {
+      query.stop()
+      spark.streams.removeListener(listener)
+    }
+    assert(lines === Seq(s"SPEEDLAYER_STARTED ${query.id} ${query.runId}"))
   }
 
   test("writeAtomically replaces the whole file") {

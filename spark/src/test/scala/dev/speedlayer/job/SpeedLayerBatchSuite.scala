@@ -229,11 +229,17 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
     val failure = intercept[StreamingQueryException](second.processAllAvailable())
     second.stop()
     val message = SpeedLayerJob.failureMessage(failure, Some(checkpoint))
-    // First, so that it survives the CLI's cut at 300 characters.
-    assert(message.startsWith(s"the checkpoint $checkpoint could not be read (corrupted, or written by an incompatible version of the job): " +
-      "'speedlayer submit --reset-checkpoint' discards it, after saying what is replayed and lost; "), message)
-    // A failure that is not the checkpoint's gets no such hint.
+    assert(message.startsWith(s"the checkpoint $checkpoint could not be read (corrupted, or written by an incompatible version of the job; " +
+      "'speedlayer submit --reset-checkpoint' discards it, after saying what is replayed and lost): "), message)
+    // The supervisor does not restart what would fail the same way.
+    assert(SpeedLayerJob.failureExitCode(failure, checkpoint) === Contract.pipeline.protocol.checkpointUnreadableExitCode)
+    // A failure that is not the checkpoint's gets no such hint, and is restarted.
     assert(!SpeedLayerJob.failureMessage(new RuntimeException("boom"), Some(checkpoint)).contains("reset-checkpoint"))
+    assert(SpeedLayerJob.failureExitCode(new RuntimeException("boom"), checkpoint) === 1)
+    // Nor is a full disk under the checkpoint: discarding it would not help.
+    val diskFull = new IllegalStateException("commit failed", new java.io.IOException(s"$checkpoint/state/0/1/2.delta: No space left on device"))
+    assert(!SpeedLayerJob.failureMessage(diskFull, Some(checkpoint)).contains("reset-checkpoint"))
+    assert(SpeedLayerJob.failureExitCode(diskFull, checkpoint) === 1)
   }
 
   test("pipeline_progress: one row per batch with Spark's figures, the watermark and the late / duplicate / dead-letter counts") {

@@ -134,9 +134,9 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
     val message = SpeedLayerJob.failureMessage(failure, Some(checkpoint))
     info(message)
     assert(message.contains("STATE_STORE_VALUE_SCHEMA_NOT_COMPATIBLE"), message)
-    // First, so that it survives the CLI's cut at 300 characters.
-    assert(message.startsWith(s"the checkpoint $checkpoint could not be read (corrupted, or written by an incompatible version of the job): " +
-      "'speedlayer submit --reset-checkpoint' discards it, after saying what is replayed and lost; "), message)
+    assert(message.startsWith(s"the checkpoint $checkpoint could not be read (corrupted, or written by an incompatible version of the job; " +
+      "'speedlayer submit --reset-checkpoint' discards it, after saying what is replayed and lost): "), message)
+    assert(SpeedLayerJob.failureExitCode(failure, checkpoint) === Contract.pipeline.protocol.checkpointUnreadableExitCode)
   }
 
   test("two batches: user dimension, tiers, the watermark of earlier batches makes a late event, a duplicate across batches, LOGOUT") {
