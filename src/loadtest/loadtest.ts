@@ -23,8 +23,11 @@ import { startViewers, type ViewerFigures } from './dashboard-viewers.ts';
 import { e2eLatency, runCounts, timeDashboardQueries, type RunCounts } from './pipeline-figures.ts';
 import { offsetRanges, type OffsetRanges } from './run-window.ts';
 import { quantiles, type Quantiles } from './stats.ts';
+import type { LoadtestReport } from './report.ts';
 import { collectTimeline, type Timeline } from './timeline.ts';
 import type { z } from 'zod';
+
+export type { LoadtestReport } from './report.ts';
 
 export interface LoadtestOptions {
   rate: number;
@@ -44,39 +47,6 @@ export interface LoadtestOptions {
   checks: z.infer<typeof ChecksConfigSchema>;
   /** Where to write the HTML report with its charts (none when undefined). */
   htmlPath?: string;
-}
-
-export interface LoadtestReport {
-  target_eps: number;
-  achieved_eps: number;
-  duration_s: number;
-  produced: number;
-  valid_produced: number;
-  malformed_injected: number;
-  accepted: number;
-  dead_lettered: number;
-  missing: number;
-  duplicated: number;
-  drain_s: number;
-  /** Seconds waited after the drain for the job to close the sessions the final watermark expired. */
-  sessions_settle_s: number;
-  warmup_s: number;
-  /** The run's user-id prefix, what the generator injected, and what the ground-truth model expects. */
-  user_prefix: string;
-  injected: ProduceResult['injected'];
-  ground_truth: ReturnType<typeof groundTruthSummary>;
-  e2e_latency_ms: Quantiles;
-  query_latency_ms: Quantiles;
-  query_latency_by_query_ms: Record<string, Quantiles>;
-  /** Rounds of the named queries that failed while producing (e.g. timed out). */
-  query_errors: number;
-  first_query_error?: string;
-  /** The viewers of --dashboards, during the measured window. */
-  dashboards?: ViewerFigures;
-  /** Produced events/s, the job's batches and e2e latency over the run (the charts of --html). */
-  timeline: Timeline;
-  checks: Check[];
-  passed: boolean;
 }
 
 async function eventsTopicEnds(brokers: string[]): Promise<Record<number, number>> {

@@ -22,7 +22,7 @@ describe('lastJobFailure (why the local job stopped, for status)', () => {
 
   it('a long message is cut', () => {
     const long = lastJobFailure(`${started}SPEEDLAYER_FAILED ${'x'.repeat(1000)}\n`)!;
-    expect(long.length).toBe(303);
+    expect(long.length).toBe(603); // 600 characters: a checkpoint failure's path and recovery lead the line
     expect(long.endsWith('...')).toBe(true);
   });
 });
