@@ -20,6 +20,11 @@ export interface DashboardProfile {
   priority: number;
 }
 
+export interface SessionCounter {
+  eventType: string;
+  column: string;
+}
+
 export interface PipelineContract {
   kafka: { topics: { events: TopicSpec; deadLetter: TopicSpec; users: TopicSpec }; consumerGroup: string };
   clickhouse: {
@@ -34,6 +39,11 @@ export interface PipelineContract {
     dashboardCacheMs: number;
     tables: Record<string, string> & { events: string; deadLetters: string; schemaMigrations: string };
   };
+  /**
+   * The event types a session counts, each into its column of `sessions` (in the order the job's
+   * state keeps them: append only), and the event types of funnel stages 1..4.
+   */
+  sessions: { counters: SessionCounter[]; funnelStages: string[] };
   /** Line prefixes the job prints on stdout (each followed by a space and its content). */
   jobProtocol: {
     started: string;
@@ -82,6 +92,19 @@ export const eventSchema: Record<string, unknown> = JSON.parse(readFileSync(EVEN
 
 export const EVENT_TYPES = (eventSchema as { properties: { event_type: { enum: string[] } } }).properties.event_type
   .enum as readonly string[];
+
+/** Every counted event type with its `sessions` column (pipeline.json sessions.counters). */
+export const SESSION_COUNTERS: readonly SessionCounter[] = pipeline.sessions.counters;
+
+/** The `sessions` column counting `eventType` (a type without a counter is a programming error). */
+export function counterColumn(eventType: string): string {
+  const c = SESSION_COUNTERS.find((x) => x.eventType === eventType);
+  if (!c) throw new Error(`pipeline.json sessions.counters has no ${eventType}`);
+  return c.column;
+}
+
+/** The event types of funnel stages 1..4 (pipeline.json sessions.funnelStages). */
+export const FUNNEL_STAGES: readonly string[] = pipeline.sessions.funnelStages;
 
 /**
  * Values of `dead_letters.reason` (the job's Reason object): the record is not UTF-8, larger than

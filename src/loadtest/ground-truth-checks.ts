@@ -1,8 +1,9 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { DEAD_LETTER_REASONS, pipeline } from '../contract/index.ts';
+import { DEAD_LETTER_REASONS, pipeline, SESSION_COUNTERS } from '../contract/index.ts';
 import type { ProduceResult } from '../loadgen/producer.ts';
 import type { Check } from './checks.ts';
 import {
+  cartAbandoned,
   closedAt,
   computeGroundTruth,
   DEFAULT_WATERMARK_DELAY_MS,
@@ -33,10 +34,9 @@ import { offsetPredicate, type OffsetRanges } from './run-window.ts';
  */
 
 const T = pipeline.clickhouse.tables;
-const SESSION_FIELDS = [
-  'user_id', 'tier', 'start_time', 'end_time', 'duration_ms', 'events_total', 'page_views', 'product_views', 'searches', 'cart_adds',
-  'cart_removes', 'checkouts', 'purchases', 'products_viewed', 'funnel_stage', 'converted',
-] as const;
+const SESSION_FIELDS = ['user_id', 'tier', 'start_time', 'end_time', 'duration_ms', 'events_total', 'products_viewed', 'funnel_stage', 'converted'] as const;
+/** The per-type counters of `sessions` (pipeline.json sessions.counters), compared one by one. */
+const COUNTER_COLUMNS = SESSION_COUNTERS.map((c) => c.column);
 
 /** A `sessions` row as read back from ClickHouse: the model's counters plus identity and status. */
 export interface SessionRow extends SessionCounters {
@@ -127,7 +127,7 @@ export async function fetchClickHouseFacts(client: ClickHouseClient, scope: RunS
   const sessions = await rows<Record<string, unknown>>(
     client,
     `SELECT session_id, user_id, tier, toUnixTimestamp64Milli(start_time) AS start_time, toUnixTimestamp64Milli(end_time) AS end_time,
-            duration_ms, events_total, page_views, product_views, searches, cart_adds, cart_removes, checkouts, purchases, revenue,
+            duration_ms, events_total, ${COUNTER_COLUMNS.join(', ')}, revenue,
             products_viewed, funnel_stage, converted, cart_abandoned, status
      FROM ${T.sessions} FINAL WHERE startsWith(user_id, {prefix:String})`,
     p,
@@ -147,8 +147,11 @@ export async function fetchClickHouseFacts(client: ClickHouseClient, scope: RunS
     deadLetters: Object.fromEntries(dead.map((r) => [r.reason, Number(r.n)])),
     progress: { batches, duplicateRows: num(prog?.dup), lateRows: num(prog?.late), watermark: batches > 0 ? num(prog?.wm) : null },
     sessions: sessions.map((r) => {
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(r)) out[k] = ['session_id', 'user_id', 'tier', 'status'].includes(k) ? v : num(v);
+      const out: Record<string, unknown> = { counts: {} };
+      for (const [k, v] of Object.entries(r)) {
+        if (COUNTER_COLUMNS.includes(k)) (out.counts as Record<string, number>)[k] = num(v);
+        else out[k] = ['session_id', 'user_id', 'tier', 'status'].includes(k) ? v : num(v);
+      }
       return out as unknown as SessionRow;
     }),
     tierChanges: changes.map((r) => ({
@@ -197,13 +200,14 @@ export function sessionDiff(e: ExpectedSession, a: SessionRow | undefined, jobWa
   if (!a) return ['missing'];
   const out: string[] = [];
   for (const f of SESSION_FIELDS) if (e[f] !== a[f]) out.push(`${f} ${String(a[f])} (expected ${String(e[f])})`);
+  for (const c of COUNTER_COLUMNS) if (e.counts[c] !== a.counts[c]) out.push(`${c} ${String(a.counts[c])} (expected ${String(e.counts[c])})`);
   if (Math.abs(e.revenue - a.revenue) > 0.005) out.push(`revenue ${a.revenue} (expected ${e.revenue})`);
   const mustClose = closedAt(e, jobWatermark);
   const mayClose = superseded || closedAt(e, Math.max(jobWatermark, modelWatermark));
   if (a.status !== 'closed' && a.status !== 'active') out.push(`status ${a.status}`);
   else if (a.status === 'active' && mustClose) out.push(`active, expected closed (${e.ended_by})`);
   else if (a.status === 'closed' && !mayClose) out.push('closed before the watermark passed end + 30 min');
-  const abandoned = a.status === 'closed' && e.cart_adds > 0 && e.purchases === 0 ? 1 : 0;
+  const abandoned = cartAbandoned(e, a.status === 'closed') ? 1 : 0;
   if (a.cart_abandoned !== abandoned) out.push(`cart_abandoned ${a.cart_abandoned} (expected ${abandoned} for a ${a.status} session)`);
   return out;
 }
@@ -256,7 +260,7 @@ export function groundTruthChecks(gt: GroundTruth, f: ClickHouseFacts): Check[] 
     const may = superseded || closedAt(e, Math.max(jobWm, gt.finalWatermark));
     if (must) mustClose++;
     if (may) mayClose++;
-    if (e.cart_adds > 0 && e.purchases === 0) {
+    if (cartAbandoned(e, true)) {
       if (must) abandonedMin++;
       if (may) abandonedMax++;
     }

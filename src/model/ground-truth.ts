@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DEAD_LETTER_REASONS, pipeline, type DeadLetterReason } from '../contract/index.ts';
+import { counterColumn, DEAD_LETTER_REASONS, FUNNEL_STAGES, pipeline, SESSION_COUNTERS, type DeadLetterReason } from '../contract/index.ts';
 
 /**
  * The expected results of the speed layer for a known sequence of Kafka records: an independent
@@ -34,7 +34,6 @@ export const DEFAULT_WATERMARK_DELAY_MS = pipeline.spark.watermarkDelaySeconds *
 /** The event-time bounds around a record's Kafka timestamp (src/contract/pipeline.json, as the job). */
 export const MAX_EVENT_TIME_AHEAD_MS = pipeline.deadLetter.maxEventTimeAheadSeconds * 1000;
 export const MAX_EVENT_AGE_MS = pipeline.deadLetter.maxEventAgeSeconds * 1000;
-export const FUNNEL_STAGES = ['PRODUCT_VIEW', 'ADD_TO_CART', 'CHECKOUT_START', 'PURCHASE'] as const;
 
 /** Tier of a lifetime spend: Bronze < 500 <= Silver < 2000 <= Gold < 10000 <= Platinum. */
 export function tierOf(spend: number): Tier {
@@ -101,13 +100,8 @@ export interface ExpectedLateEvent {
 
 export interface SessionCounters {
   events_total: number;
-  page_views: number;
-  product_views: number;
-  searches: number;
-  cart_adds: number;
-  cart_removes: number;
-  checkouts: number;
-  purchases: number;
+  /** Events of each counted type (src/contract/pipeline.json sessions.counters), by its `sessions` column. */
+  counts: Record<string, number>;
   revenue: number;
   products_viewed: number;
 }
@@ -156,7 +150,7 @@ export interface GroundTruth {
   /** Accepted events per `${session_id}|${tier}`. */
   eventsBySessionTier: Map<string, number>;
   sessions: ExpectedSession[];
-  /** Sessions reaching each funnel stage (index 0 = PRODUCT_VIEW ... 3 = PURCHASE), by session tier. */
+  /** Sessions reaching each funnel stage (index k = stage k + 1: FUNNEL_STAGES[k]), by session tier. */
   funnel: TierStageCounts;
   /** Sum of `revenue` of accepted PURCHASE events. */
   revenue: number;
@@ -192,16 +186,24 @@ interface UserState {
   open: OpenSession | null;
 }
 
-const STAGE_OF: Record<string, number> = { PRODUCT_VIEW: 1, ADD_TO_CART: 2, CHECKOUT_START: 3, PURCHASE: 4 };
-const COUNTER_OF: Record<string, keyof SessionCounters | undefined> = {
-  PAGE_VIEW: 'page_views',
-  PRODUCT_VIEW: 'product_views',
-  SEARCH: 'searches',
-  ADD_TO_CART: 'cart_adds',
-  REMOVE_FROM_CART: 'cart_removes',
-  CHECKOUT_START: 'checkouts',
-  PURCHASE: 'purchases',
-};
+const STAGE_OF = new Map(FUNNEL_STAGES.map((type, i) => [type, i + 1]));
+const COUNTER_OF = new Map(SESSION_COUNTERS.map((c) => [c.eventType, c.column]));
+/** The columns converted and cart_abandoned are derived from. */
+export const PURCHASES = counterColumn('PURCHASE');
+export const CART_ADDS = counterColumn('ADD_TO_CART');
+
+/** Every counter of pipeline.json at 0. */
+export function zeroCounts(): Record<string, number> {
+  return Object.fromEntries(SESSION_COUNTERS.map((c) => [c.column, 0]));
+}
+
+/** A session converted (a purchase) or abandoned its cart (closed with a cart add and no purchase). */
+export function converted(c: Pick<SessionCounters, 'counts'>): boolean {
+  return (c.counts[PURCHASES] ?? 0) > 0;
+}
+export function cartAbandoned(c: Pick<SessionCounters, 'counts'>, closed: boolean): boolean {
+  return closed && (c.counts[CART_ADDS] ?? 0) > 0 && !converted(c);
+}
 
 export function emptyTierCounts(): Record<Tier, number> {
   return { Bronze: 0, Silver: 0, Gold: 0, Platinum: 0 };
@@ -348,7 +350,7 @@ export function computeGroundTruth(records: Iterable<ModelRecord>, o: GroundTrut
         tier,
         start: e.event_time,
         end: e.event_time,
-        c: { events_total: 0, page_views: 0, product_views: 0, searches: 0, cart_adds: 0, cart_removes: 0, checkouts: 0, purchases: 0, revenue: 0, products_viewed: 0 },
+        c: { events_total: 0, counts: zeroCounts(), revenue: 0, products_viewed: 0 },
         products: new Set(),
         stage: 0,
         logout: false,
@@ -357,10 +359,10 @@ export function computeGroundTruth(records: Iterable<ModelRecord>, o: GroundTrut
     }
     s.end = Math.max(s.end, e.event_time);
     s.c.events_total++;
-    const counter = COUNTER_OF[e.event_type];
-    if (counter) s.c[counter]++;
+    const counter = COUNTER_OF.get(e.event_type);
+    if (counter !== undefined) s.c.counts[counter]!++;
     if (e.event_type === 'PRODUCT_VIEW' && e.product_id !== undefined) s.products.add(e.product_id);
-    const stage = STAGE_OF[e.event_type];
+    const stage = STAGE_OF.get(e.event_type);
     if (stage !== undefined && s.stage === stage - 1) s.stage = stage;
     if (e.event_type === 'LOGOUT') s.logout = true;
     if (e.event_type === 'PURCHASE') {
@@ -398,8 +400,8 @@ export function computeGroundTruth(records: Iterable<ModelRecord>, o: GroundTrut
       ...s.c,
       products_viewed: s.products.size,
       funnel_stage: s.stage,
-      converted: s.c.purchases > 0 ? 1 : 0,
-      cart_abandoned: closed && s.c.cart_adds > 0 && s.c.purchases === 0 ? 1 : 0,
+      converted: converted(s.c) ? 1 : 0,
+      cart_abandoned: cartAbandoned(s.c, closed) ? 1 : 0,
       status: closed ? 'closed' : 'active',
       ended_by: endedBy,
     };

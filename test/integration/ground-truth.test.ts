@@ -8,7 +8,7 @@ import { compareWithClickHouse, fetchClickHouseFacts, jobMaxEventTime, latestBat
 import { computeGroundTruth, type GroundTruth, type ModelRecord } from '../../src/model/ground-truth.ts';
 
 /**
- * compareWithClickHouse against the schema of migrations 0001 + 0002 on the embedded ClickHouse: a
+ * compareWithClickHouse against the schema of the migrations on the embedded ClickHouse: a
  * generated run (20k records, 50 min of event time: duplicates, late and broken records, timeouts,
  * tier changes) written as a job following docs/processing.md would write it (sessions upserted
  * active then closed, a replayed insert), then broken in known ways.
@@ -63,8 +63,9 @@ function eventRows(g: GroundTruth): Array<Record<string, unknown>> {
 }
 
 function sessionRows(g: GroundTruth, version: number, status?: 'active'): Array<Record<string, unknown>> {
-  return g.sessions.map(({ ended_by: _e, ...s }) => ({
+  return g.sessions.map(({ ended_by: _e, counts, ...s }) => ({
     ...s,
+    ...counts,
     start_time: chTime(s.start_time),
     end_time: chTime(s.end_time),
     status: status ?? s.status,

@@ -39,7 +39,7 @@ function perfectFacts(g: GroundTruth): ClickHouseFacts {
     late: { rows: g.late, distinct: g.late },
     deadLetters: Object.fromEntries(Object.entries(g.deadLetters).filter(([, v]) => v > 0)),
     progress: { batches: 5, duplicateRows: g.duplicates, lateRows: g.late, watermark: g.finalWatermark },
-    sessions: g.sessions.map(({ ended_by: _e, ...s }) => ({ ...s })),
+    sessions: g.sessions.map(({ ended_by: _e, ...s }) => ({ ...s, counts: { ...s.counts } })),
     tierChanges: g.tierChanges.map((c) => ({ ...c })),
   };
 }

@@ -9,7 +9,9 @@ import {
   type GroundTruthOptions,
   type ModelEvent,
   type ModelRecord,
+  zeroCounts,
 } from '../../src/model/ground-truth.ts';
+import { SESSION_COUNTERS } from '../../src/contract/index.ts';
 
 /** Hand-made scenarios, one per rule of docs/processing.md, with exact expected outputs. */
 
@@ -33,9 +35,16 @@ const again = (r: ModelRecord): ModelRecord => ({ event: { ...r.event! } });
 const buy = (user: string, t: number, revenue: number) => ev(user, 'PURCHASE', t, { revenue });
 const view = (user: string, t: number, product = 'p1') => ev(user, 'PRODUCT_VIEW', t, { product_id: product });
 
-const ZERO = { events_total: 0, page_views: 0, product_views: 0, searches: 0, cart_adds: 0, cart_removes: 0, checkouts: 0, purchases: 0, revenue: 0, products_viewed: 0 };
+const COUNTER_COLUMNS = new Set(SESSION_COUNTERS.map((c) => c.column));
 
-function session(user: string, start: number, end: number, rest: Partial<ExpectedSession>): ExpectedSession {
+/** The expected session; `rest` may give counters by column (page_views: 2), the others stay 0. */
+function session(user: string, start: number, end: number, rest: Partial<ExpectedSession> & Record<string, unknown>): ExpectedSession {
+  const counts = zeroCounts();
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(rest)) {
+    if (COUNTER_COLUMNS.has(k)) counts[k] = v as number;
+    else fields[k] = v;
+  }
   const s: ExpectedSession = {
     session_id: sessionId(user, T0 + start),
     user_id: user,
@@ -43,13 +52,16 @@ function session(user: string, start: number, end: number, rest: Partial<Expecte
     start_time: T0 + start,
     end_time: T0 + end,
     duration_ms: end - start,
-    ...ZERO,
+    events_total: 0,
+    counts,
+    revenue: 0,
+    products_viewed: 0,
     funnel_stage: 0,
     converted: 0,
     cart_abandoned: 0,
     status: 'active',
     ended_by: 'timeout',
-    ...rest,
+    ...fields,
   };
   return s;
 }
@@ -251,7 +263,7 @@ describe('deduplication', () => {
   it('a duplicate purchase adds no revenue and no tier change', () => {
     const p = buy('u1', 0, 600);
     const gt = run([p, again(p)]);
-    expect([gt.revenue, gt.tierChanges.length, gt.sessions[0]!.purchases]).toEqual([600, 1, 1]);
+    expect([gt.revenue, gt.tierChanges.length, gt.sessions[0]!.counts.purchases]).toEqual([600, 1, 1]);
   });
 });
 

@@ -3,6 +3,8 @@ package dev.speedlayer.job
 import java.io.InputStream
 import java.nio.charset.StandardCharsets
 
+import scala.jdk.CollectionConverters._
+
 import com.fasterxml.jackson.databind.{JsonNode, ObjectMapper}
 
 /**
@@ -30,7 +32,37 @@ final case class Pipeline(
     clickhouseRetrySeconds: Int,
     mainClass: String,
     protocol: JobProtocol,
-    limits: Limits)
+    limits: Limits,
+    sessions: SessionVocabulary)
+
+/** An event type a session counts, into its column of `sessions`. */
+final case class SessionCounter(eventType: String, column: String)
+
+/**
+ * `sessions` of pipeline.json: the counted event types, in the order the job's state keeps their
+ * counts (append only), and the event types of funnel stages 1..4.
+ */
+final case class SessionVocabulary(counters: IndexedSeq[SessionCounter], funnelStages: IndexedSeq[String]) {
+  require(counters.map(_.eventType).distinct.size == counters.size, "pipeline.json sessions.counters: an event type twice")
+  require(counters.map(_.column).distinct.size == counters.size, "pipeline.json sessions.counters: a column twice")
+
+  val columns: IndexedSeq[String] = counters.map(_.column)
+  private val counterIndex: Map[String, Int] = counters.map(_.eventType).zipWithIndex.toMap
+  private val stageIndex: Map[String, Int] = funnelStages.zipWithIndex.map { case (t, i) => t -> (i + 1) }.toMap
+
+  /** Position of the event type's count (-1: not counted). */
+  def counterOf(eventType: String): Int = counterIndex.getOrElse(eventType, -1)
+
+  /** The funnel stage the event type reaches (1..4; 0: none). */
+  def stageOf(eventType: String): Int = stageIndex.getOrElse(eventType, 0)
+
+  /** Position of a count the processor derives a column from (converted, cart_abandoned). */
+  def requireCounter(eventType: String): Int = {
+    val i = counterOf(eventType)
+    if (i < 0) throw new IllegalStateException(s"pipeline.json sessions.counters has no $eventType (the job derives a column from it)")
+    i
+  }
+}
 
 /** Line prefixes the job prints on stdout for the CLI (`jobProtocol` of pipeline.json), each with its space. */
 final case class JobProtocol(started: String, progress: String, failed: String, checkpointUnreadableExitCode: Int)
@@ -106,6 +138,10 @@ object Contract {
         maxEventBytes = at("/deadLetter/maxEventBytes").asInt(),
         maxPayloadBytes = at("/deadLetter/maxPayloadBytes").asInt(),
         maxEventTimeAheadMs = at("/deadLetter/maxEventTimeAheadSeconds").asLong() * 1000L,
-        maxEventAgeMs = at("/deadLetter/maxEventAgeSeconds").asLong() * 1000L))
+        maxEventAgeMs = at("/deadLetter/maxEventAgeSeconds").asLong() * 1000L),
+      sessions = SessionVocabulary(
+        counters = at("/sessions/counters").elements().asScala.toIndexedSeq
+          .map(c => SessionCounter(c.path("eventType").asText(), c.path("column").asText())),
+        funnelStages = at("/sessions/funnelStages").elements().asScala.toIndexedSeq.map(_.asText())))
   }
 }

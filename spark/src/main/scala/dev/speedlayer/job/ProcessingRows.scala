@@ -2,7 +2,8 @@ package dev.speedlayer.job
 
 import java.time.Instant
 
-import org.apache.spark.sql.Encoders
+import org.apache.spark.sql.{Column, Encoders}
+import org.apache.spark.sql.functions.col
 
 // Rows of the stateful stage (docs/processing.md) and of the tables of 0002_analytics.sql.
 // Field names and order of the *Row classes are the tables' columns (minus inserted_at /
@@ -61,7 +62,10 @@ object LateEventOut {
   val columns: Seq[String] = EventRow.columns ++ Seq("tier", "session_id", "watermark")
 }
 
-/** A row of `sessions` (minus inserted_at). */
+/**
+ * A row of `sessions` (minus inserted_at). `counts` holds the per-type counters of pipeline.json
+ * `sessions.counters`, in its order; each is written to its own column (see [[SessionRow.columns]]).
+ */
 final case class SessionRow(
     session_id: String,
     user_id: String,
@@ -70,13 +74,7 @@ final case class SessionRow(
     end_time: Instant,
     duration_ms: Long,
     events_total: Long,
-    page_views: Long,
-    product_views: Long,
-    searches: Long,
-    cart_adds: Long,
-    cart_removes: Long,
-    checkouts: Long,
-    purchases: Long,
+    counts: Seq[Long],
     revenue: Double,
     products_viewed: Long,
     funnel_stage: Int,
@@ -86,7 +84,16 @@ final case class SessionRow(
     version: Long)
 
 object SessionRow {
-  val columns: Seq[String] = Encoders.product[SessionRow].schema.fieldNames.toSeq
+  private val fields: Seq[String] = Encoders.product[SessionRow].schema.fieldNames.toSeq
+
+  /** The columns of `sessions` the job writes, in order: `counts` spread into the counter columns. */
+  val columns: Seq[String] = fields.flatMap(f => if (f == "counts") Contract.pipeline.sessions.columns else Seq(f))
+
+  /** The values of [[columns]], from the SessionRow struct column `struct`. */
+  def valuesOf(struct: String): Seq[Column] = fields.flatMap { f =>
+    if (f == "counts") Contract.pipeline.sessions.columns.zipWithIndex.map { case (c, i) => col(s"$struct.counts").getItem(i).as(c) }
+    else Seq(col(s"$struct.$f").as(f))
+  }
 }
 
 /** A row of `tier_changes` (minus inserted_at). */

@@ -1,6 +1,6 @@
 package dev.speedlayer.job
 
-import org.apache.spark.sql.{DataFrame, Dataset, Encoders}
+import org.apache.spark.sql.{Column, DataFrame, Dataset, Encoders}
 import org.apache.spark.sql.functions.{col, lit, struct, to_json, when}
 import org.apache.spark.sql.streaming.{GroupStateTimeout, OutputMode}
 import org.apache.spark.sql.types.BinaryType
@@ -112,15 +112,16 @@ object OutputJson {
     "timeZone" -> "UTC",
     "ignoreNullFields" -> "false")
 
-  private def json(present: String, fields: Seq[(String, String)]) =
-    when(col(present).isNotNull, to_json(struct(fields.map { case (path, name) => col(path).as(name) }: _*), options))
+  private def json(present: String, fields: Seq[(String, String)]) = jsonOf(present, fields.map { case (path, name) => col(path).as(name) })
+
+  private def jsonOf(present: String, values: Seq[Column]) = when(col(present).isNotNull, to_json(struct(values: _*), options))
 
   def apply(out: Dataset[Output]): Dataset[OutputLines] =
     out.select(
       json("event", EventRow.columns.map(c => s"event.event.$c" -> c) ++ Seq("event.tier" -> "tier", "event.session_id" -> "session_id")).as("events"),
       json("late", EventRow.columns.map(c => s"late.event.$c" -> c) ++
         Seq("late.tier" -> "tier", "late.session_id" -> "session_id", "late.watermark" -> "watermark")).as("late_events"),
-      json("session", SessionRow.columns.map(c => s"session.$c" -> c)).as("sessions"),
+      jsonOf("session", SessionRow.valuesOf("session")).as("sessions"),
       json("tier_change", TierChangeRow.columns.map(c => s"tier_change.$c" -> c)).as("tier_changes"),
       json("user", UserRow.columns.map(c => s"user.$c" -> c)).as("users"),
       json("dead_letter", DeadLetterRow.columns.map(c => s"dead_letter.$c" -> c)).as("dead_letters"),

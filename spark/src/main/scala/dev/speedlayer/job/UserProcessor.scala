@@ -12,7 +12,9 @@ import org.apache.spark.sql.streaming.GroupState
 /**
  * The open session of a user (docs/processing.md, Sessions). `start_ms` never changes (it names
  * the session), `end_ms` is the largest event time so far (never decreases), `version` is the
- * version of the last row written for it (0: none yet).
+ * version of the last row written for it (0: none yet). `counts`: the events of each counted type,
+ * in the order of pipeline.json `sessions.counters` (a state written before a type was appended
+ * there is shorter: see [[UserProcessor.countsOf]]).
  */
 final case class SessionState(
     session_id: String,
@@ -20,13 +22,7 @@ final case class SessionState(
     start_ms: Long,
     end_ms: Long,
     events_total: Long,
-    page_views: Long,
-    product_views: Long,
-    searches: Long,
-    cart_adds: Long,
-    cart_removes: Long,
-    checkouts: Long,
-    purchases: Long,
+    counts: Seq[Long],
     revenue: Double,
     products: Seq[String],
     funnel_stage: Int,
@@ -74,6 +70,24 @@ object UserState {
 object UserProcessor {
   val SessionGapMs: Long = 30L * 60 * 1000
 
+  private val vocabulary = Contract.pipeline.sessions
+  private val purchases = vocabulary.requireCounter("PURCHASE")
+  private val cartAdds = vocabulary.requireCounter("ADD_TO_CART")
+
+  /**
+   * The session's counts aligned with pipeline.json: a state from before a counted type was
+   * appended has fewer, the new ones start at 0. More counts than the vocabulary has (one was
+   * removed) cannot be mapped back: the checkpoint must be reset.
+   */
+  def countsOf(s: SessionState): Seq[Long] = {
+    val n = vocabulary.counters.size
+    if (s.counts.length == n) s.counts
+    else if (s.counts.length < n) s.counts.padTo(n, 0L)
+    else throw new IllegalStateException(
+      s"the checkpointed state of session ${s.session_id} has ${s.counts.length} counts, pipeline.json sessions.counters lists $n " +
+        "(counters are append only): 'speedlayer submit --reset-checkpoint' discards the state")
+  }
+
   /**
    * The `flatMapGroupsWithState` function. Dead letters (their own keys) pass through
    * statelessly. For a user: process, store the new state, and ask to be called again (after at
@@ -117,6 +131,7 @@ object UserProcessor {
   /** A session's row as written to ClickHouse. */
   def sessionRow(userId: String, s: SessionState, status: String): SessionRow = {
     val closed = status == SessionStatus.Closed
+    val counts = countsOf(s)
     SessionRow(
       session_id = s.session_id,
       user_id = userId,
@@ -125,18 +140,12 @@ object UserProcessor {
       end_time = Instant.ofEpochMilli(s.end_ms),
       duration_ms = s.end_ms - s.start_ms,
       events_total = s.events_total,
-      page_views = s.page_views,
-      product_views = s.product_views,
-      searches = s.searches,
-      cart_adds = s.cart_adds,
-      cart_removes = s.cart_removes,
-      checkouts = s.checkouts,
-      purchases = s.purchases,
+      counts = counts,
       revenue = s.revenue,
       products_viewed = s.products.size.toLong,
       funnel_stage = s.funnel_stage,
-      converted = if (s.purchases > 0) 1 else 0,
-      cart_abandoned = if (closed && s.cart_adds > 0 && s.purchases == 0) 1 else 0,
+      converted = if (counts(purchases) > 0) 1 else 0,
+      cart_abandoned = if (closed && counts(cartAdds) > 0 && counts(purchases) == 0) 1 else 0,
       status = status,
       version = s.version)
   }
@@ -162,28 +171,27 @@ object UserProcessor {
 
   private def newSession(userId: String, e: EventRow, tier: String): SessionState = {
     val t = e.event_time.toEpochMilli
-    SessionState(sessionId(userId, t), tier, t, t, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, Seq.empty, 0, 0)
+    SessionState(sessionId(userId, t), tier, t, t, 0, Seq.fill(vocabulary.counters.size)(0L), 0.0, Seq.empty, 0, 0)
   }
 
-  /** The session with `e` applied (counters, end, funnel). */
+  /**
+   * The session with `e` applied: events_total, the count of its type (pipeline.json
+   * sessions.counters; LOGIN and LOGOUT have none), end, funnel stage (pipeline.json
+   * sessions.funnelStages, only from the stage before), and what only some types do: a
+   * PRODUCT_VIEW's product, a PURCHASE's revenue.
+   */
   private def applyEvent(s: SessionState, e: EventRow): SessionState = {
     val t = e.event_time.toEpochMilli
-    val base = s.copy(events_total = s.events_total + 1, end_ms = math.max(s.end_ms, t))
-    def stage(from: Int): Int = if (s.funnel_stage == from) from + 1 else s.funnel_stage
-    e.event_type match {
-      case "PAGE_VIEW" => base.copy(page_views = s.page_views + 1)
-      case "PRODUCT_VIEW" =>
-        base.copy(
-          product_views = s.product_views + 1,
-          products = if (s.products.contains(e.product_id)) s.products else s.products :+ e.product_id,
-          funnel_stage = stage(0))
-      case "SEARCH" => base.copy(searches = s.searches + 1)
-      case "ADD_TO_CART" => base.copy(cart_adds = s.cart_adds + 1, funnel_stage = stage(1))
-      case "REMOVE_FROM_CART" => base.copy(cart_removes = s.cart_removes + 1)
-      case "CHECKOUT_START" => base.copy(checkouts = s.checkouts + 1, funnel_stage = stage(2))
-      case "PURCHASE" => base.copy(purchases = s.purchases + 1, revenue = s.revenue + e.revenue, funnel_stage = stage(3))
-      case _ => base // LOGIN, LOGOUT: counted in events_total only
-    }
+    val counter = vocabulary.counterOf(e.event_type)
+    val counts = if (counter < 0) s.counts else { val c = countsOf(s); c.updated(counter, c(counter) + 1) }
+    val stage = vocabulary.stageOf(e.event_type)
+    s.copy(
+      events_total = s.events_total + 1,
+      end_ms = math.max(s.end_ms, t),
+      counts = counts,
+      funnel_stage = if (stage > 0 && s.funnel_stage == stage - 1) stage else s.funnel_stage,
+      products = if (e.event_type == "PRODUCT_VIEW" && !s.products.contains(e.product_id)) s.products :+ e.product_id else s.products,
+      revenue = if (e.event_type == "PURCHASE") s.revenue + e.revenue else s.revenue)
   }
 
   /**

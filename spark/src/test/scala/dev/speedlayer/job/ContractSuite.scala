@@ -45,10 +45,11 @@ class ContractSuite extends AnyFunSuite with SharedSpark {
     assert(ddlColumns("dead_letters") === DeadLetterRow.columns :+ "inserted_at")
   }
 
-  test("the rows of the stateful stage have exactly the columns of the 0002 tables (minus inserted_at / updated_at), in order") {
+  test("the rows of the stateful stage have exactly the columns of the 0002 tables (minus inserted_at / updated_at), in order (sessions: as a set, with the counter columns later migrations add)") {
     val analytics = Contract.AnalyticsMigrationPath
     assert(ddlColumns("late_events", analytics).filterNot(_ == "inserted_at") === LateEventOut.columns)
-    assert(ddlColumns("sessions", analytics) === SessionRow.columns :+ "inserted_at")
+    assert(sessionsColumns.sorted === (SessionRow.columns :+ "inserted_at").sorted)
+    assert(sessionsColumns.distinct === sessionsColumns)
     assert(ddlColumns("tier_changes", analytics) === TierChangeRow.columns :+ "inserted_at")
     assert(ddlColumns("users", analytics) === UserRow.columns :+ "updated_at")
     assert(ddlColumns("pipeline_progress", analytics) === PipelineProgressWriter.columns :+ "inserted_at")
@@ -60,6 +61,27 @@ class ContractSuite extends AnyFunSuite with SharedSpark {
     val p = Contract.pipeline
     assert(Tables.fromContract(p) === Tables("events", "dead_letters", "late_events", "sessions", "tier_changes", "users", "pipeline_progress"))
     assert(p.usersTopic === "speedlayer.users")
+  }
+
+  /** The columns of `sessions` after every migration: 0002's CREATE TABLE, then each ADD COLUMN of a later one. */
+  private def sessionsColumns: Seq[String] = {
+    val migrations = Files.list(contractDir.resolve("clickhouse/migrations")).iterator().asScala.map(_.getFileName.toString)
+      .filter(_.matches("\\d{4}_.+\\.sql")).toSeq.sorted
+    val added = "(?m)^ALTER TABLE sessions ADD COLUMN IF NOT EXISTS (\\w+) ".r
+    ddlColumns("sessions", Contract.AnalyticsMigrationPath) ++
+      migrations.flatMap(m => added.findAllMatchIn(Contract.resourceText(s"contract/clickhouse/migrations/$m")).map(_.group(1)))
+  }
+
+  test("pipeline.json sessions: counted types and funnel stages are event types of the schema; each counter has its `sessions` column") {
+    val schema = new ObjectMapper().readTree(Contract.resourceText(Contract.EventSchemaPath))
+    val eventTypes = schema.at("/properties/event_type/enum").elements().asScala.map(_.asText()).toSet
+    val vocabulary = Contract.pipeline.sessions
+    assert(vocabulary.counters.map(_.eventType).toSet.subsetOf(eventTypes))
+    assert(vocabulary.funnelStages.toSet.subsetOf(eventTypes))
+    assert(vocabulary.funnelStages.size === 4) // funnel_by_tier_15m.sql reads stages 1..4
+    assert(vocabulary.columns.toSet.subsetOf(sessionsColumns.toSet))
+    // Append only: checkpointed sessions hold their counts in this order (UserProcessor.countsOf).
+    assert(vocabulary.columns.take(7) === Seq("page_views", "product_views", "searches", "cart_adds", "cart_removes", "checkouts", "purchases"))
   }
 
   test("every property of event.schema.json has its events column (query -> search_query, items -> items_count)") {

@@ -9,7 +9,7 @@ import scala.jdk.CollectionConverters._
 
 import org.apache.spark.sql.{Dataset, Encoders}
 import org.apache.spark.sql.execution.streaming.MemoryStream
-import org.apache.spark.sql.streaming.{OutputMode, Trigger}
+import org.apache.spark.sql.streaming.{GroupState, GroupStateTimeout, OutputMode, StreamingQueryException, Trigger}
 import org.scalatest.funsuite.AnyFunSuite
 
 import Fixtures._
@@ -101,6 +101,44 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
     assert(out.flatten.flatMap(_.session).filter(_.user_id == "u2").map(_.status) === Seq("active"))
   }
 
+  test("a checkpoint whose state has another shape (the session counters before pipeline.json listed them) is refused, naming the checkpoint and the fix") {
+    val checkpoint = Files.createTempDirectory("speedlayer-old-state").toString
+    def query(output: Dataset[Output], input: MemoryStream[KafkaSourceRow]) = output.writeStream
+      .outputMode(OutputMode.Update())
+      .option("checkpointLocation", checkpoint)
+      .foreachBatch((batch: Dataset[Output], _: Long) => { batch.collect(); () })
+      .start()
+    // The job before: the same stages, its state a SessionState with one field per counter.
+    val before = MemoryStream[KafkaSourceRow](Encoders.product[KafkaSourceRow], spark.sqlContext)
+    val oldState = ClassifyRecords(Limits, UsersTopic)(before.toDF())
+      .withWatermark("event_time", "120 seconds")
+      .as[Inbound](Encoders.product[Inbound])
+      .groupByKey((i: Inbound) => i.key)(Encoders.STRING)
+      .flatMapGroupsWithState(OutputMode.Update(), GroupStateTimeout.ProcessingTimeTimeout())(OldUserState.keep _)(
+        Encoders.product[OldUserState], Encoders.product[Output])
+    val first = query(oldState, before)
+    try {
+      before.addData(Seq(event(1, "PAGE_VIEW", T0, 0)))
+      first.processAllAvailable()
+    } finally first.stop()
+
+    val after = MemoryStream[KafkaSourceRow](Encoders.product[KafkaSourceRow], spark.sqlContext)
+    val second = query(SpeedLayerJob.process(after.toDF(), Limits, UsersTopic, watermarkDelaySeconds = 120, revisitMs = 3600000L), after)
+    val failure =
+      try {
+        // A MemoryStream's offset counts addData calls: the first is batch 0, already committed.
+        after.addData(Seq(event(1, "PAGE_VIEW", T0, 0)))
+        after.addData(Seq(event(2, "PAGE_VIEW", T0 + 1, 1)))
+        intercept[StreamingQueryException](second.processAllAvailable())
+      } finally second.stop()
+    val message = SpeedLayerJob.failureMessage(failure, Some(checkpoint))
+    info(message)
+    assert(message.contains("STATE_STORE_VALUE_SCHEMA_NOT_COMPATIBLE"), message)
+    assert(message.startsWith(s"the checkpoint $checkpoint could not be read (corrupted, or written by an incompatible version of the job; " +
+      "'speedlayer submit --reset-checkpoint' discards it, after saying what is replayed and lost): "), message)
+    assert(SpeedLayerJob.failureExitCode(failure, checkpoint) === Contract.pipeline.protocol.checkpointUnreadableExitCode)
+  }
+
   test("two batches: user dimension, tiers, the watermark of earlier batches makes a late event, a duplicate across batches, LOGOUT") {
     val tEnd0 = T0 + 10 * Min + 1000
     val wm1 = tEnd0 - 120 * 1000L
@@ -139,5 +177,23 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
     // Without the bound the watermark would be future - 2 min and event 3 late.
     assert(b1.flatMap(_.late).isEmpty)
     assert(Proc.events(b1).map(_._1) === Seq(Proc.id(3)))
+  }
+}
+
+/** The job's session state before pipeline.json listed the counters (one field per counted type). */
+final case class OldSessionState(
+    session_id: String, tier: String, start_ms: Long, end_ms: Long, events_total: Long, page_views: Long, product_views: Long,
+    searches: Long, cart_adds: Long, cart_removes: Long, checkouts: Long, purchases: Long, revenue: Double, products: Seq[String],
+    funnel_stage: Int, version: Long)
+
+final case class OldUserState(
+    base_spend: Double, lifetime_spend: Double, seen_hi: Array[Long], seen_lo: Array[Long], seen_ms: Array[Long], session: Option[OldSessionState])
+
+object OldUserState {
+  /** Stores a state of the old shape for every key; outputs nothing. */
+  def keep(key: String, values: Iterator[Inbound], st: GroupState[OldUserState]): Iterator[Output] = {
+    st.update(OldUserState(0.0, 0.0, Array.emptyLongArray, Array.emptyLongArray, Array.emptyLongArray,
+      Some(OldSessionState("s", "Bronze", 0L, 0L, 1, 1, 0, 0, 0, 0, 0, 0, 0.0, Seq.empty, 0, 1))))
+    Iterator.empty
   }
 }

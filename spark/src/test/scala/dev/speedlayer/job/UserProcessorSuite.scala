@@ -37,10 +37,22 @@ object Proc {
               checkouts: Long = 0, purchases: Long = 0, revenue: Double = 0.0, productsViewed: Long = 0, stage: Int = 0,
               user: String = User): SessionRow = {
     val closed = status == SessionStatus.Closed
+    val byColumn = Map("page_views" -> pageViews, "product_views" -> productViews, "searches" -> searches, "cart_adds" -> cartAdds,
+      "cart_removes" -> cartRemoves, "checkouts" -> checkouts, "purchases" -> purchases)
     SessionRow(sid(startMs, user), user, tier, Instant.ofEpochMilli(startMs), Instant.ofEpochMilli(endMs), endMs - startMs,
-      events, pageViews, productViews, searches, cartAdds, cartRemoves, checkouts, purchases, revenue, productsViewed, stage,
+      events, counts(byColumn), revenue, productsViewed, stage,
       if (purchases > 0) 1 else 0, if (closed && cartAdds > 0 && purchases == 0) 1 else 0, status, version)
   }
+
+  /** Counts in the order of pipeline.json sessions.counters, by column; the others 0. */
+  def counts(byColumn: Map[String, Long]): Seq[Long] = {
+    val columns = Contract.pipeline.sessions.columns
+    require(byColumn.filter(_._2 != 0).keySet.subsetOf(columns.toSet), s"not counters of pipeline.json: ${byColumn.keySet -- columns}")
+    columns.map(byColumn.getOrElse(_, 0L))
+  }
+
+  /** A session row's count of a counter column. */
+  def count(s: SessionRow, column: String): Long = s.counts(Contract.pipeline.sessions.columns.indexOf(column))
 
   def events(out: Seq[Output]): Seq[(String, String, String)] = out.flatMap(_.event).map(e => (e.event.event_id, e.tier, e.session_id))
   def sessions(out: Seq[Output]): Seq[SessionRow] = out.flatMap(_.session)
@@ -116,7 +128,7 @@ class UserProcessorSuite extends AnyFunSuite {
     assert(tierChanges(out) === Seq(
       TierChangeRow(User, "Bronze", "Silver", Instant.ofEpochMilli(T0 + Min), 550.0, id(2)),
       TierChangeRow(User, "Silver", "Platinum", Instant.ofEpochMilli(T0 + 2 * Min), 10050.0, id(3))))
-    assert(sessions(out).map(s => (s.tier, s.purchases, s.revenue, s.converted)) === Seq(("Bronze", 2L, 9600.0, 1)))
+    assert(sessions(out).map(s => (s.tier, count(s, "purchases"), s.revenue, s.converted)) === Seq(("Bronze", 2L, 9600.0, 1)))
     assert(st2.lifetime_spend === 10050.0 && st2.base_spend === 450.0)
     // A Bronze -> Gold jump writes one row.
     val (_, out2) = run(None, 0L, in(ev(9, "PURCHASE", T0, revenue = 2500.0)))
@@ -148,12 +160,30 @@ class UserProcessorSuite extends AnyFunSuite {
     assert(active.cart_abandoned === 0)
     val (_, out2) = run(Some(st), 0L, in(ev(11, "CHECKOUT_START", T0 + 10)), in(ev(12, "PURCHASE", T0 + 11, revenue = 12.5)),
       in(ev(13, "LOGOUT", T0 + 12)))
-    assert(sessions(out2) === Seq(active.copy(end_time = Instant.ofEpochMilli(T0 + 12), duration_ms = 12, events_total = 13,
-      checkouts = 2, purchases = 1, revenue = 12.5, funnel_stage = 4, converted = 1, status = "closed", version = 2)))
+    assert(sessions(out2) === Seq(session(T0, T0 + 12, "closed", 2, events = 13, pageViews = 1, productViews = 3, searches = 1,
+      cartAdds = 2, cartRemoves = 1, checkouts = 2, purchases = 1, revenue = 12.5, productsViewed = 2, stage = 4)))
     // Closed with a cart add and no purchase: abandoned.
     val (_, out3) = run(None, 0L, in(ev(1, "ADD_TO_CART", T0, product = "p1")), in(ev(2, "LOGOUT", T0 + 1)))
     assert(sessions(out3) === Seq(session(T0, T0 + 1, "closed", 1, events = 2, cartAdds = 1)))
     assert(sessions(out3).head.cart_abandoned === 1)
+  }
+
+  test("a session state from before a counted type was appended to pipeline.json: its count starts at 0; more counts than listed are refused") {
+    val (st, _) = run(None, 0L, in(ev(1, "PAGE_VIEW", T0)))
+    val n = Contract.pipeline.sessions.counters.size
+    val last = Contract.pipeline.sessions.counters.last
+    val older = st.copy(session = st.session.map(s => s.copy(counts = s.counts.take(n - 1))))
+    val (st2, out) = run(Some(older), 0L, in(ev(2, last.eventType, T0 + 1, product = "p1", revenue = 1.0)))
+    assert(sessions(out).map(s => (count(s, "page_views"), count(s, last.column), s.counts.size)) === Seq((1L, 1L, n)))
+    assert(st2.session.get.counts.size === n)
+    // Timed out without new events: the row is aligned too.
+    val (_, closed) = run(Some(older), T0 + UserProcessor.SessionGapMs + 1)
+    assert(sessions(closed).map(s => (s.status, s.counts)) === Seq(("closed", counts(Map("page_views" -> 1L)))))
+
+    val newer = st.copy(session = st.session.map(s => s.copy(counts = s.counts :+ 0L)))
+    val e = intercept[IllegalStateException](run(Some(newer), 0L, in(ev(3, "SEARCH", T0 + 2))))
+    assert(e.getMessage.contains(s"has ${n + 1} counts, pipeline.json sessions.counters lists $n"))
+    assert(e.getMessage.contains("'speedlayer submit --reset-checkpoint'"))
   }
 
   test("30 minutes of inactivity: exactly 30 min joins, more starts a new session (the old one closed first)") {
