@@ -185,12 +185,33 @@ object EventValidator {
    *  sorted, joined by "; ". */
   def schemaErrors(schema: JsonSchema, json: JsonNode): Option[String] = {
     val violations =
-      try schema.validate(json, withoutAnnotations).asScala.toSeq.map(format)
+      try schema.validate(json, withoutAnnotations).asScala.toSeq.map(format) ++ undeclaredHashNames(schema.getSchemaNode, json, "$")
       catch { case NonFatal(e) => Seq(s"$$: the validator failed: ${e.getClass.getSimpleName}: ${e.getMessage}") }
     if (violations.isEmpty) None else Some(violations.distinct.sorted.mkString("; "))
   }
 
   private def format(m: ValidationMessage): String = oneLine(m.getMessage)
+
+  /**
+   * networknt 1.5.x lets through property names starting with '#' where `additionalProperties`
+   * is false (json-schema-validator#1252, fixed in 2.0.2): they are looked for here, following
+   * `properties` and `items` of the schema (the event schema has no `$ref`).
+   */
+  private def undeclaredHashNames(schema: JsonNode, json: JsonNode, path: String): Seq[String] = {
+    val declared = schema.path("properties")
+    val closed = schema.path("additionalProperties").isBoolean && !schema.path("additionalProperties").asBoolean()
+    if (json.isObject) {
+      val own =
+        if (!closed) Seq.empty
+        else json.fieldNames().asScala.filter(n => n.startsWith("#") && !declared.has(n)).toSeq
+          .map(n => s"$path: property '$n' is not defined in the schema and the schema does not allow additional properties")
+      own ++ declared.fields().asScala.toSeq.flatMap { e =>
+        Option(json.get(e.getKey)).toSeq.flatMap(v => undeclaredHashNames(e.getValue, v, s"$path.${e.getKey}"))
+      }
+    } else if (json.isArray && schema.has("items")) {
+      json.elements().asScala.zipWithIndex.toSeq.flatMap { case (v, i) => undeclaredHashNames(schema.get("items"), v, s"$path[$i]") }
+    } else Seq.empty
+  }
 
   // Annotations (title, description, ...) are not needed to decide validity; not collecting
   // them saves about a fifth of the validation time.
