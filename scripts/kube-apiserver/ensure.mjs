@@ -14,6 +14,20 @@ import { fileURLToPath } from 'node:url';
 export const KUBERNETES_VERSION = 'v1.36.3';
 /** The Go release the module is built with; fetched from the module proxy when no Go is installed. */
 const GO_TOOLCHAIN = 'go1.26.8';
+/**
+ * The toolchain zips' module hashes (Go's dirhash "h1:", what go.sum and sum.golang.org record), so a
+ * changed download is refused before it runs. Taken from `go mod download -json` of these versions
+ * through proxy.golang.org on 2026-11-28 (sum.golang.org itself is not reachable from the build machine).
+ */
+const GO_TOOLCHAIN_H1 = {
+  amd64: 'h1:ZOmGe1OnfREDMIdb1Qi4G9JSuDPBLGExZMQ4nis1RXM=',
+  arm64: 'h1:sYL/O6MqS68ML0kjsQ36WoYIpJqkw60TxizWUYUKQMc=',
+};
+// dirhash.Hash1 of a module zip: sha256 of the sorted "<sha256 hex>  <name>" lines of its files.
+const ZIP_H1 = `import base64, hashlib, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    lines = ''.join(f"{hashlib.sha256(z.read(n)).hexdigest()}  {n}\\n" for n in sorted(z.namelist()))
+print('h1:' + base64.b64encode(hashlib.sha256(lines.encode()).digest()).decode())`;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -44,7 +58,8 @@ async function goBinary() {
   const dir = path.join(cacheDir(), `go-${GO_TOOLCHAIN}`);
   const go = path.join(dir, 'bin', 'go');
   if (existsSync(go)) return go;
-  const version = `v0.0.1-${GO_TOOLCHAIN}.linux-${process.arch === 'arm64' ? 'arm64' : 'amd64'}`;
+  const arch = process.arch === 'arm64' ? 'arm64' : 'amd64';
+  const version = `v0.0.1-${GO_TOOLCHAIN}.linux-${arch}`;
   const url = `https://proxy.golang.org/golang.org/toolchain/@v/${version}.zip`;
   log(`no Go on PATH: downloading ${url}`);
   const res = await fetch(url);
@@ -52,6 +67,11 @@ async function goBinary() {
   const tmp = mkdtempSync(path.join(cacheDir(), '.go-'));
   const zip = path.join(tmp, 'go.zip');
   writeFileSync(zip, Buffer.from(await res.arrayBuffer()));
+  const h1 = execFileSync('python3', ['-c', ZIP_H1, zip], { encoding: 'utf8' }).trim();
+  if (h1 !== GO_TOOLCHAIN_H1[arch]) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`${url}: module hash ${h1}, expected ${GO_TOOLCHAIN_H1[arch]}: refusing to run it. Install Go ${GO_TOOLCHAIN} from go.dev/dl instead.`);
+  }
   execFileSync('python3', ['-m', 'zipfile', '-e', zip, tmp], { stdio: 'inherit' });
   const extracted = path.join(tmp, `golang.org/toolchain@${version}`);
   // zip entries carry no mode bits through Python's extractor: the programs need them back.

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { KindConfigSchema } from './kind.ts';
 import { TARGET_NAMES } from './targets.ts';
-import { LOADTEST_DEFAULTS as D } from './loadtest-defaults.ts';
+import { LOADTEST_DEFAULTS } from './loadtest-defaults.ts';
 
 const port = z.number().int().min(1).max(65535);
 
@@ -75,15 +75,15 @@ export const MonitoringConfigSchema = z.strictObject({
 });
 
 export const LoadtestConfigSchema = z.strictObject({
-  rate: z.number().positive().default(D.rate),
-  durationSeconds: z.number().positive().default(D.durationSeconds),
-  malformedFraction: z.number().min(0).max(1).default(D.malformedFraction),
-  users: z.number().int().positive().default(D.users),
-  products: z.number().int().positive().default(D.products),
+  rate: z.number().positive().default(LOADTEST_DEFAULTS.rate),
+  durationSeconds: z.number().positive().default(LOADTEST_DEFAULTS.durationSeconds),
+  malformedFraction: z.number().min(0).max(1).default(LOADTEST_DEFAULTS.malformedFraction),
+  users: z.number().int().positive().default(LOADTEST_DEFAULTS.users),
+  products: z.number().int().positive().default(LOADTEST_DEFAULTS.products),
   /** How long to wait for ClickHouse to hold every valid event after producing stops. */
-  drainTimeoutSeconds: z.number().positive().default(D.drainTimeoutSeconds),
+  drainTimeoutSeconds: z.number().positive().default(LOADTEST_DEFAULTS.drainTimeoutSeconds),
   /** Load produced and drained before the measured run, so a just-started job is not measured cold. */
-  warmupSeconds: z.number().min(0).default(D.warmupSeconds),
+  warmupSeconds: z.number().min(0).default(LOADTEST_DEFAULTS.warmupSeconds),
 });
 
 export const ChecksConfigSchema = z.strictObject({

@@ -3,28 +3,15 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { pipeline } from '../contract/index.ts';
-import type { Check } from './checks.ts';
+import type { LoadtestReport } from './report.ts';
 import type { Quantiles } from './stats.ts';
-import type { Timeline } from './timeline.ts';
 
-/** What the page shows of a load test's report (LoadtestReport has all of it). */
-export interface HtmlReportInput {
-  target_eps: number;
-  achieved_eps: number;
-  duration_s: number;
-  produced: number;
-  malformed_injected: number;
-  accepted: number;
-  dead_lettered: number;
-  missing: number;
-  duplicated: number;
-  drain_s: number;
-  e2e_latency_ms: Quantiles;
-  query_latency_ms: Quantiles;
-  timeline: Timeline;
-  checks: Check[];
-  passed: boolean;
-}
+/** What the page shows of a load test's report. */
+export type HtmlReportInput = Pick<
+  LoadtestReport,
+  | 'target_eps' | 'achieved_eps' | 'duration_s' | 'produced' | 'malformed_injected' | 'accepted' | 'dead_lettered' | 'missing'
+  | 'duplicated' | 'drain_s' | 'e2e_latency_ms' | 'query_latency_ms' | 'timeline' | 'checks' | 'passed'
+>;
 
 /** The charts of the page, by the id of the element each is drawn into. */
 export const CHART_IDS = ['chart-throughput', 'chart-latency', 'chart-batches'] as const;

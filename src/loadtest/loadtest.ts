@@ -23,8 +23,11 @@ import { startViewers, type ViewerFigures } from './dashboard-viewers.ts';
 import { e2eLatency, runCounts, timeDashboardQueries, type RunCounts } from './pipeline-figures.ts';
 import { offsetRanges, type OffsetRanges } from './run-window.ts';
 import { quantiles, type Quantiles } from './stats.ts';
+import type { LoadtestReport } from './report.ts';
 import { collectTimeline, type Timeline } from './timeline.ts';
 import type { z } from 'zod';
+
+export type { LoadtestReport } from './report.ts';
 
 export interface LoadtestOptions {
   rate: number;
@@ -46,39 +49,6 @@ export interface LoadtestOptions {
   htmlPath?: string;
 }
 
-export interface LoadtestReport {
-  target_eps: number;
-  achieved_eps: number;
-  duration_s: number;
-  produced: number;
-  valid_produced: number;
-  malformed_injected: number;
-  accepted: number;
-  dead_lettered: number;
-  missing: number;
-  duplicated: number;
-  drain_s: number;
-  /** Seconds waited after the drain for the job to close the sessions the final watermark expired. */
-  sessions_settle_s: number;
-  warmup_s: number;
-  /** The run's user-id prefix, what the generator injected, and what the ground-truth model expects. */
-  user_prefix: string;
-  injected: ProduceResult['injected'];
-  ground_truth: ReturnType<typeof groundTruthSummary>;
-  e2e_latency_ms: Quantiles;
-  query_latency_ms: Quantiles;
-  query_latency_by_query_ms: Record<string, Quantiles>;
-  /** Rounds of the named queries that failed while producing (e.g. timed out). */
-  query_errors: number;
-  first_query_error?: string;
-  /** The viewers of --dashboards, during the measured window. */
-  dashboards?: ViewerFigures;
-  /** Produced events/s, the job's batches and e2e latency over the run (the charts of --html). */
-  timeline: Timeline;
-  checks: Check[];
-  passed: boolean;
-}
-
 async function eventsTopicEnds(brokers: string[]): Promise<Record<number, number>> {
   const admin = kafkaClient(brokers).admin();
   await admin.connect();
@@ -91,7 +61,7 @@ async function eventsTopicEnds(brokers: string[]): Promise<Record<number, number
 }
 
 /** What the steps of one load test share: filled in as they run. */
-interface Run {
+interface LoadtestRun {
   ch: ReturnType<typeof clickhouseClient>;
   /** The dashboard panels run as the dashboard user, like any dashboard; the checks as the writer. */
   panels: ReturnType<typeof dashboardClient>;
@@ -123,7 +93,7 @@ interface Run {
  */
 export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions, status: Status, signal?: AbortSignal): Promise<LoadtestReport> {
   const ch = clickhouseClient(endpoints.clickhouse);
-  const run = { ch, panels: dashboardClient(endpoints.clickhouse), querySamples: new Map<string, number[]>(), queryErrors: 0 } as Run;
+  const run = { ch, panels: dashboardClient(endpoints.clickhouse), querySamples: new Map<string, number[]>(), queryErrors: 0 } as LoadtestRun;
   const scale = o.eventTimeScale ?? 1;
   // The measured run's options, built once; the warm-up is the same load with overrides.
   const load: ProduceOptions = {
@@ -169,7 +139,7 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
   }
 }
 
-function recordQueries(run: Run, samples: Array<{ name: string; ms: number }>): void {
+function recordQueries(run: LoadtestRun, samples: Array<{ name: string; ms: number }>): void {
   for (const s of samples) {
     const list = run.querySamples.get(s.name) ?? [];
     list.push(s.ms);
@@ -181,7 +151,7 @@ function recordQueries(run: Run, samples: Array<{ name: string; ms: number }>): 
  * A streaming job that has just started runs its first batches cold (JIT, code generation); a
  * long-running one does not. The warm-up load is produced and drained but not measured.
  */
-function warmupStep(run: Run, warmup: ProduceOptions, o: LoadtestOptions): Step {
+function warmupStep(run: LoadtestRun, warmup: ProduceOptions, o: LoadtestOptions): Step {
   return {
     name: `Warm up: ${o.rate.toLocaleString('en-US')} events/s for ${o.warmupSeconds}s (not measured)`,
     async execute({ status, signal }) {
@@ -194,7 +164,7 @@ function warmupStep(run: Run, warmup: ProduceOptions, o: LoadtestOptions): Step 
   };
 }
 
-function produceStep(run: Run, load: ProduceOptions, endpoints: StackEndpoints, o: LoadtestOptions): Step {
+function produceStep(run: LoadtestRun, load: ProduceOptions, endpoints: StackEndpoints, o: LoadtestOptions): Step {
   return {
     name: `Produce ${load.rate.toLocaleString('en-US')} events/s for ${load.durationSeconds}s`,
     async execute({ status }) {
@@ -238,7 +208,7 @@ function produceStep(run: Run, load: ProduceOptions, endpoints: StackEndpoints, 
   };
 }
 
-function groundTruthStep(run: Run): Step {
+function groundTruthStep(run: LoadtestRun): Step {
   return {
     name: 'Compute the ground truth',
     async execute() {
@@ -250,7 +220,7 @@ function groundTruthStep(run: Run): Step {
   };
 }
 
-function drainStep(run: Run, o: LoadtestOptions): Step {
+function drainStep(run: LoadtestRun, o: LoadtestOptions): Step {
   return {
     name: 'Wait until ClickHouse holds every record',
     async execute({ status, signal }) {
@@ -274,7 +244,7 @@ function drainStep(run: Run, o: LoadtestOptions): Step {
  * The job writes a batch's progress row (its duplicate and late counts) after the batch's inserts,
  * so the drain can end before the last rows are there: wait until they count every record read.
  */
-function progressStep(run: Run): Step {
+function progressStep(run: LoadtestRun): Step {
   return {
     name: "Wait for the job's progress rows",
     async execute({ status, signal }) {
@@ -302,7 +272,7 @@ const PROGRESS_WAIT_TRIGGERS = 30;
  * at once in a live stream, up to stateRevisitSeconds later when event time ran faster than the
  * clock (--event-time-scale). Give it that long before comparing.
  */
-function sessionsStep(run: Run): Step {
+function sessionsStep(run: LoadtestRun): Step {
   return {
     name: 'Wait for the sessions the watermark closed',
     async execute({ status, signal }) {
@@ -320,7 +290,7 @@ function sessionsStep(run: Run): Step {
   };
 }
 
-function compareStep(run: Run): Step {
+function compareStep(run: LoadtestRun): Step {
   return {
     name: 'Compare ClickHouse with the ground truth',
     async execute() {
@@ -331,7 +301,7 @@ function compareStep(run: Run): Step {
   };
 }
 
-function latencyStep(run: Run): Step {
+function latencyStep(run: LoadtestRun): Step {
   return {
     name: 'Measure latency',
     async execute() {
@@ -341,7 +311,7 @@ function latencyStep(run: Run): Step {
   };
 }
 
-function timelineStep(run: Run): Step {
+function timelineStep(run: LoadtestRun): Step {
   return {
     name: 'Collect the time series',
     async execute() {
@@ -356,7 +326,7 @@ function timelineStep(run: Run): Step {
   };
 }
 
-function htmlStep(run: Run, o: LoadtestOptions, file: string): Step {
+function htmlStep(run: LoadtestRun, o: LoadtestOptions, file: string): Step {
   return {
     name: `Write the HTML report to ${file}`,
     async execute() {
@@ -372,7 +342,7 @@ function htmlStep(run: Run, o: LoadtestOptions, file: string): Step {
   };
 }
 
-function report(run: Run, o: LoadtestOptions): LoadtestReport {
+function report(run: LoadtestRun, o: LoadtestOptions): LoadtestReport {
   const { produced, expected, counts } = run;
   const malformedInjected = produced.produced - produced.valid;
   const allQuerySamples = [...run.querySamples.values()].flat();
