@@ -55,6 +55,8 @@ const c = (kind: string, value: Buffer | null, kafkaMs: number): Case => ({ kind
 const NUMBERS = ['0', '1', '-1', '-0', '0.0', '1.0', '1.5', '1e2', '1E3', '1e-2', '1000', '1001', '999.9999', '1e400', '-1e400', '1e-400', '9007199254740993', '9223372036854775807', '9223372036854775808', '-9223372036854775809', '1e20', '10413791999999', '10413792000000', '10413792000000.5', '100000000000000000000000000000'];
 const NOT_NUMBERS = ['NaN', '-NaN', 'Infinity', '-Infinity', '+1', '.5', '01', '1.', '0x10', '1e', '--1', 'infinity', 'nan', 'null', '"1"', 'true'];
 const BAD_UTF8 = [[0xff], [0xfe], [0x80], [0xc0, 0x80], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf], [0xf4, 0x90, 0x80, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xc1, 0xbf], [0xe0, 0x80, 0xaf]].map((b) => Buffer.from(b));
+// JSON text inside a string value: escapes (lone surrogates too), raw control characters.
+const RAW_IN_STRING = ['\\ud800', '\\udc00', '\\ud83d\\ude00', '\\u0065', '\\u0045', '\\/', '\\u0000', '\\x41', "\\'", '\\a', '\u0001', '\t', '\n', '\u007f', '\u0085'];
 const GOOD_UTF8 = ['é', '€', '😀', '\u0000', '\u2028', '\uFEFF', '\uFFFF', '𐍈'];
 const EVENT_TIMES = [
   '1899-12-31T23:59:59.999Z', '1900-01-01T00:00:00.000Z', '2299-12-31T23:59:59.999Z', '2300-01-01T00:00:00.000Z', '0000-01-01T00:00:00.000Z',
@@ -114,6 +116,16 @@ const cases: fc.Arbitrary<Case> = fc.oneof(
       return c(`bad UTF-8 ${bad.toString('hex')}`, insertAt(bytes, at % (bytes.length + 1), bad), kafkaNear(e, d));
     }) },
   { weight: 1, arbitrary: fc.tuple(event, fc.constantFrom('user_id', 'page', 'query', 'category'), fc.constantFrom(...GOOD_UTF8), fc.integer({ min: 0, max: 600 }), near).map(([e, f, ch, n, d]) => ((e[f] = ch.repeat(n)), c(`${f} ${n} × U+${ch.codePointAt(0)!.toString(16)}`, json(e), kafkaNear(e, d)))) },
+  // Escapes and raw characters in strings, and whitespace JSON does not allow between tokens.
+  { weight: 2, arbitrary: fc.tuple(event, fc.constantFrom('page', 'device', 'user_id', 'event_type'), fc.constantFrom(...RAW_IN_STRING), near).map(([e, f, raw, d]) => {
+      const value = f === 'device' ? `mobil${raw}` : f === 'event_type' ? `LOGI${raw}` : `x${raw}`;
+      return c(`${f} with ${JSON.stringify(raw)}`, withRaw(e, f, `"${value}"`), kafkaNear(e, d));
+    }) },
+  { weight: 1, arbitrary: fc.tuple(event, fc.constantFrom(' ', '\t', '\n', '\r', '\u000b', '\u000c', '\u00a0', '\u2028', '\u0000'), fc.nat(), near).map(([e, ws, at, d]) => {
+      const bytes = json(e);
+      const commas = [...bytes.toString().matchAll(/[,:{}]/g)].map((m) => m.index! + 1);
+      return c(`whitespace U+${ws.codePointAt(0)!.toString(16)} between tokens`, insertAt(bytes, commas[at % commas.length]!, Buffer.from(ws)), kafkaNear(e, d));
+    }) },
   // Sizes around maxEventBytes: whitespace keeps the event valid, so only the size decides.
   { weight: 2, arbitrary: fc.tuple(event, fc.integer({ min: -3, max: 3 }), fc.constantFrom('valid', 'not JSON', 'not UTF-8'), near).map(([e, delta, body, d]) => {
       const bytes = body === 'not UTF-8' ? Buffer.concat([json(e), Buffer.from([0xff])]) : body === 'not JSON' ? json(e).subarray(0, 50) : json(e);
