@@ -201,12 +201,14 @@ object EventValidator {
     val declared = schema.path("properties")
     val closed = schema.path("additionalProperties").isBoolean && !schema.path("additionalProperties").asBoolean()
     if (json.isObject) {
-      val own =
-        if (!closed) Seq.empty
-        else json.fieldNames().asScala.filter(n => n.startsWith("#") && !declared.has(n)).toSeq
-          .map(n => s"$path: property '$n' is not defined in the schema and the schema does not allow additional properties")
-      own ++ declared.fields().asScala.toSeq.flatMap { e =>
-        Option(json.get(e.getKey)).toSeq.flatMap(v => undeclaredHashNames(e.getValue, v, s"$path.${e.getKey}"))
+      // Over the record's fields (few), not the schema's; only containers are looked into.
+      json.fields().asScala.toSeq.flatMap { e =>
+        val name = e.getKey
+        if (closed && name.startsWith("#") && !declared.has(name)) {
+          Seq(s"$path: property '$name' is not defined in the schema and the schema does not allow additional properties")
+        } else if (e.getValue.isContainerNode && declared.has(name)) {
+          undeclaredHashNames(declared.get(name), e.getValue, s"$path.$name")
+        } else Seq.empty
       }
     } else if (json.isArray && schema.has("items")) {
       json.elements().asScala.zipWithIndex.toSeq.flatMap { case (v, i) => undeclaredHashNames(schema.get("items"), v, s"$path[$i]") }
