@@ -3,6 +3,7 @@ import { kafkaClient, PRODUCER_RETRY } from '../clients/kafka.ts';
 import { pipeline } from '../contract/index.ts';
 import { EventGenerator, marginsFor, type Injected, type InjectionOptions, type MalformedKind, type UserRecord } from './events.ts';
 import { RecordLog } from './record-log.ts';
+import { classifyRecord } from '../model/record-rules.ts';
 
 export interface ProduceOptions {
   brokers: string[];
@@ -129,7 +130,12 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
         const r = generator.nextRecord();
         if (r.kind === 'malformed') {
           malformed[r.reason]++;
-          log?.addDeadLetter(r.reason);
+          if (log) {
+            // The model's own verdict on the bytes sent, not the generator's intent.
+            const verdict = classifyRecord(r.value);
+            if (verdict.accepted) throw new Error(`the generator's ${r.reason} record is a valid event: ${r.value.toString('base64')}`);
+            log.addDeadLetter(verdict.reason);
+          }
           messages[i] = { key: r.userId, value: r.value };
         } else {
           valid++;

@@ -42,7 +42,8 @@ describe('generator and validator', () => {
   // One violation applied to a valid event: the schema must reject it.
   const violation = fc.oneof(
     fc.constantFrom(...REQUIRED).map((field) => (e: Record<string, unknown>) => void delete e[field]),
-    fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !PROPERTIES.includes(k)).map((k) => (e: Record<string, unknown>) => void (e[k] = 1)),
+    // Not __proto__: assigning it sets the prototype and adds no property (the event stays valid).
+    fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !PROPERTIES.includes(k) && k !== '__proto__').map((k) => (e: Record<string, unknown>) => void (e[k] = 1)),
     fc.string().filter((t) => !(eventSchema as { properties: { event_type: { enum: string[] } } }).properties.event_type.enum.includes(t)).map((t) => (e: Record<string, unknown>) => void (e.event_type = t)),
     fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.integer())).map((v) => (e: Record<string, unknown>) => void (e.user_id = v)),
     fc.oneof(fc.string(), fc.double({ noNaN: true }).filter((d) => !Number.isInteger(d)), fc.constant(-1)).map((v) => (e: Record<string, unknown>) => void (e.schema_version = v)),

@@ -185,12 +185,35 @@ object EventValidator {
    *  sorted, joined by "; ". */
   def schemaErrors(schema: JsonSchema, json: JsonNode): Option[String] = {
     val violations =
-      try schema.validate(json, withoutAnnotations).asScala.toSeq.map(format)
+      try schema.validate(json, withoutAnnotations).asScala.toSeq.map(format) ++ undeclaredHashNames(schema.getSchemaNode, json, "$")
       catch { case NonFatal(e) => Seq(s"$$: the validator failed: ${e.getClass.getSimpleName}: ${e.getMessage}") }
     if (violations.isEmpty) None else Some(violations.distinct.sorted.mkString("; "))
   }
 
   private def format(m: ValidationMessage): String = oneLine(m.getMessage)
+
+  /**
+   * networknt 1.5.x lets through property names starting with '#' where `additionalProperties`
+   * is false (json-schema-validator#1252, fixed in 2.0.2): they are looked for here, following
+   * `properties` and `items` of the schema (the event schema has no `$ref`).
+   */
+  private def undeclaredHashNames(schema: JsonNode, json: JsonNode, path: String): Seq[String] = {
+    val declared = schema.path("properties")
+    val closed = schema.path("additionalProperties").isBoolean && !schema.path("additionalProperties").asBoolean()
+    if (json.isObject) {
+      // Over the record's fields (few), not the schema's; only containers are looked into.
+      json.fields().asScala.toSeq.flatMap { e =>
+        val name = e.getKey
+        if (closed && name.startsWith("#") && !declared.has(name)) {
+          Seq(s"$path: property '$name' is not defined in the schema and the schema does not allow additional properties")
+        } else if (e.getValue.isContainerNode && declared.has(name)) {
+          undeclaredHashNames(declared.get(name), e.getValue, s"$path.$name")
+        } else Seq.empty
+      }
+    } else if (json.isArray && schema.has("items")) {
+      json.elements().asScala.zipWithIndex.toSeq.flatMap { case (v, i) => undeclaredHashNames(schema.get("items"), v, s"$path[$i]") }
+    } else Seq.empty
+  }
 
   // Annotations (title, description, ...) are not needed to decide validity; not collecting
   // them saves about a fifth of the validation time.

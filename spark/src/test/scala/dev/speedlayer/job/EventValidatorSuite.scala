@@ -84,6 +84,16 @@ class EventValidatorSuite extends AnyFunSuite {
     assert(classify(utf8(json)).toOption.get.quantity === 2L)
   }
 
+  test("a property named with '#' is refused like any undeclared one, at the top and in items") {
+    // networknt 1.5.x alone accepts these (json-schema-validator#1252); found by the agreement test.
+    val top = s"""{${base("LOGIN")},"#x":true}"""
+    assert(classify(utf8(top)) === Left(deadLetter(Reason.Schema,
+      "$: property '#x' is not defined in the schema and the schema does not allow additional properties", utf8(top), 3, 42L)))
+    val item = s"""{${base("PURCHASE")},"order_id":"o","revenue":1,"currency":"EUR","items":[{"product_id":"p","quantity":1,"price":1,"#":0}]}"""
+    assert(classify(utf8(item)).swap.toOption.map(_.error) ===
+      Some("$.items[0]: property '#' is not defined in the schema and the schema does not allow additional properties"))
+  }
+
   test("produced_at beyond DateTime64 is a schema dead letter") {
     val json = s"""{${base("LOGIN").replace("1736935200456", "99999999999999999999")}}"""
     assert(classify(utf8(json)) === Left(deadLetter(Reason.Schema,
