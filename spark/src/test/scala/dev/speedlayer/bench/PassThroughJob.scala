@@ -36,7 +36,8 @@ object PassThroughJob {
           json.writeStartObject()
           json.writeNumberField("kafka_partition", r.getInt(0))
           json.writeNumberField("kafka_offset", r.getLong(1))
-          json.writeStringField("payload", new String(r.getAs[Array[Byte]](2), StandardCharsets.UTF_8))
+          // A tombstone (the job's IdleTicker deletes a key of the users topic) has no value.
+          json.writeStringField("payload", Option(r.getAs[Array[Byte]](2)).map(new String(_, StandardCharsets.UTF_8)).getOrElse(""))
           json.writeEndObject()
           json.writeRaw('\n')
           count += 1
