@@ -20,6 +20,34 @@ const WIDTH = 760;
 const HEIGHT = 240;
 const SECONDS = { title: 'seconds since the load started', type: 'quantitative' } as const;
 
+/** A line per series over the seconds of the run, and the dashed target line `target`. */
+function overTime(
+  title: string,
+  values: Array<Record<string, unknown>>,
+  y: { field: string; title: string },
+  color: { field: string; sort?: string[]; legend: Record<string, unknown> },
+  target: object,
+): TopLevelSpec {
+  return {
+    title,
+    width: WIDTH,
+    height: HEIGHT,
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 's', ...SECONDS },
+          y: { field: y.field, type: 'quantitative', title: y.title },
+          color: { field: color.field, type: 'nominal', ...(color.sort ? { sort: color.sort } : {}), title: null, legend: color.legend },
+          tooltip: [{ field: color.field }, { field: 's', title: 's' }, { field: y.field, format: ',.0f' }],
+        },
+      },
+      target,
+    ],
+  } as TopLevelSpec;
+}
+
 function chartSpecs(r: HtmlReportInput, e2eP95TargetMs: number): Record<(typeof CHART_IDS)[number], TopLevelSpec> {
   const t = r.timeline;
   const triggerMs = pipeline.spark.triggerIntervalSeconds * 1000;
@@ -44,42 +72,14 @@ function chartSpecs(r: HtmlReportInput, e2eP95TargetMs: number): Record<(typeof 
     ],
   });
   return {
-    'chart-throughput': {
-      title: 'Throughput',
-      width: WIDTH,
-      height: HEIGHT,
-      layer: [
-        {
-          data: { values: rates },
-          mark: { type: 'line', point: true },
-          encoding: {
-            x: { field: 's', ...SECONDS },
-            y: { field: 'rate', type: 'quantitative', title: 'events/s' },
-            color: { field: 'series', type: 'nominal', sort: series, title: null, legend: { orient: 'bottom', labelLimit: 400 } },
-            tooltip: [{ field: 'series' }, { field: 's', title: 's' }, { field: 'rate', format: ',.0f' }],
-          },
-        },
-        rule(r.target_eps, 'rate', `target ${r.target_eps.toLocaleString('en-US')} events/s`),
-      ],
-    },
-    'chart-latency': {
-      title: 'End-to-end latency (produced → visible in ClickHouse), by the second events were produced',
-      width: WIDTH,
-      height: HEIGHT,
-      layer: [
-        {
-          data: { values: latency },
-          mark: { type: 'line', point: true },
-          encoding: {
-            x: { field: 's', ...SECONDS },
-            y: { field: 'ms', type: 'quantitative', title: 'ms' },
-            color: { field: 'quantile', type: 'nominal', title: null, legend: { orient: 'bottom' } },
-            tooltip: [{ field: 'quantile' }, { field: 's', title: 's' }, { field: 'ms', format: ',.0f' }],
-          },
-        },
-        rule(e2eP95TargetMs, 'ms', `p95 target ${e2eP95TargetMs.toLocaleString('en-US')} ms`),
-      ],
-    },
+    'chart-throughput': overTime('Throughput', rates, { field: 'rate', title: 'events/s' }, { field: 'series', sort: series, legend: { orient: 'bottom', labelLimit: 400 } }, rule(r.target_eps, 'rate', `target ${r.target_eps.toLocaleString('en-US')} events/s`)),
+    'chart-latency': overTime(
+      'End-to-end latency (produced → visible in ClickHouse), by the second events were produced',
+      latency,
+      { field: 'ms', title: 'ms' },
+      { field: 'quantile', legend: { orient: 'bottom' } },
+      rule(e2eP95TargetMs, 'ms', `p95 target ${e2eP95TargetMs.toLocaleString('en-US')} ms`),
+    ),
     'chart-batches': {
       title: `Micro-batch duration (trigger every ${pipeline.spark.triggerIntervalSeconds} s)`,
       width: WIDTH,

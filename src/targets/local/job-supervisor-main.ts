@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pipeline } from '../../contract/index.ts';
-import { decideRestart, describeEnd, writeSupervisorState, type RestartPolicy, type SupervisorState } from './restart-policy.ts';
+import { decideRestart, describeEnd, FAILURE_LINE_CHARS, writeSupervisorState, type RestartPolicy, type SupervisorState } from './restart-policy.ts';
 
 export interface SupervisorPlan {
   command: string;
@@ -19,8 +19,6 @@ export interface SupervisorPlan {
 }
 
 const FAILED = `${pipeline.jobProtocol.failed} `;
-/** Enough for a checkpoint failure's path and recovery (they lead the line) and the start of its cause. */
-const FAILURE_CHARS = 600;
 const plan = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as SupervisorPlan;
 const state: SupervisorState = { state: 'running', runs: 0, failuresInARow: 0 };
 let stopping = false;
@@ -43,7 +41,7 @@ function run(): void {
   const lines = createInterface({ input: child.stdout! });
   lines.on('line', (line) => {
     process.stdout.write(`${line}\n`);
-    if (line.startsWith(FAILED)) failure = line.slice(FAILED.length).trim().slice(0, FAILURE_CHARS);
+    if (line.startsWith(FAILED)) failure = line.slice(FAILED.length).trim().slice(0, FAILURE_LINE_CHARS);
   });
   // 'close': the JVM exited and its output was read to the end (the failure line included).
   // 'error': it could not be started at all (java missing): a failed run like any other.

@@ -30,6 +30,9 @@ export type RestartDecision =
   | { action: 'finished' }
   | { action: 'give-up'; failuresInARow: number; reason: string; fix?: string };
 
+/** How much of the job's failure line is kept: enough for a checkpoint failure's path and recovery (they lead the line) and the start of its cause. */
+export const FAILURE_LINE_CHARS = 600;
+
 /** What to do after giving up, unless the decision says otherwise. */
 export const RESUME_FIX = "fix the cause, then 'speedlayer submit': it resumes from its checkpoint";
 const CHECKPOINT_FIX = "'speedlayer submit --reset-checkpoint' discards the checkpoint after saying what is replayed and lost";

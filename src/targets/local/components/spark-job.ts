@@ -12,7 +12,7 @@ import type { StackEndpoints } from '../../../base/stack.ts';
 import type { JobProgress } from '../../../contract/job-progress.ts';
 import { SPARK_PROJECT_DIR } from '../paths.ts';
 import type { SupervisorPlan } from '../job-supervisor-main.ts';
-import { readSupervisorState, RESUME_FIX, supervisorSummary, type RestartPolicy } from '../restart-policy.ts';
+import { FAILURE_LINE_CHARS, readSupervisorState, RESUME_FIX, supervisorSummary, type RestartPolicy } from '../restart-policy.ts';
 import { ManagedProcess } from '../supervisor.ts';
 import type { LocalComponent } from './component.ts';
 
@@ -116,7 +116,7 @@ export function lastJobFailure(log: string): string | undefined {
   const at = failedAt >= 0 ? failedAt + 1 : log.startsWith(FAILED) ? 0 : -1;
   if (at < 0 || log.lastIndexOf(STARTED) > at) return undefined;
   const line = log.slice(at + FAILED.length).split('\n', 1)[0]!.trim();
-  return line.length > 600 ? `${line.slice(0, 600)}...` : line;
+  return line.length > FAILURE_LINE_CHARS ? `${line.slice(0, FAILURE_LINE_CHARS)}...` : line;
 }
 
 /** The job's command line, as its supervisor runs it (the process record holds the supervisor's). */
