@@ -22,7 +22,7 @@ const LAYERS = [
     },
   },
   { name: 'target registry', folders: { targets: 'the table of targets and how one is chosen' } },
-  { name: 'load test', folders: { loadtest: 'the load-test engine, its checks and the ground-truth comparison' } },
+  { name: 'load test', folders: { loadtest: 'the load-test engine, its checks, the ground-truth comparison and the `--html` report' } },
   { name: 'commands', folders: { commands: 'one declaration per command, their context and rendering' } },
   { name: 'entry point', folders: { cli: 'the program: flags, config, target, errors to exit codes' } },
 ];
