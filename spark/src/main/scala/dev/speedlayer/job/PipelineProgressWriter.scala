@@ -37,7 +37,7 @@ final class PipelineProgressWriter(clickhouse: ClickHouseConfig, table: String) 
 
 object PipelineProgressWriter {
   private val mapper = new ObjectMapper()
-  private val format = java.time.format.DateTimeFormatter.ofPattern(ToJsonEachRow.TimestampFormat).withZone(java.time.ZoneOffset.UTC)
+  private val format = java.time.format.DateTimeFormatter.ofPattern(RenderOutput.TimestampFormat).withZone(java.time.ZoneOffset.UTC)
 
   val columns: Seq[String] = Seq("query_name", "batch_id", "batch_time", "num_input_rows", "input_rows_per_second",
     "processed_rows_per_second", "batch_duration_ms", "watermark", "late_rows", "duplicate_rows", "dead_letter_rows")

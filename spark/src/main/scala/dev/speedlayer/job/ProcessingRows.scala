@@ -2,8 +2,7 @@ package dev.speedlayer.job
 
 import java.time.Instant
 
-import org.apache.spark.sql.{Column, Encoders}
-import org.apache.spark.sql.functions.col
+import org.apache.spark.sql.Encoders
 
 // Rows of the stateful stage (docs/processing.md) and of the tables of 0002_analytics.sql.
 // Field names and order of the *Row classes are the tables' columns (minus inserted_at /
@@ -88,12 +87,6 @@ object SessionRow {
 
   /** The columns of `sessions` the job writes, in order: `counts` spread into the counter columns. */
   val columns: Seq[String] = fields.flatMap(f => if (f == "counts") Contract.pipeline.sessions.columns else Seq(f))
-
-  /** The values of [[columns]], from the SessionRow struct column `struct`. */
-  def valuesOf(struct: String): Seq[Column] = fields.flatMap { f =>
-    if (f == "counts") Contract.pipeline.sessions.columns.zipWithIndex.map { case (c, i) => col(s"$struct.counts").getItem(i).as(c) }
-    else Seq(col(s"$struct.$f").as(f))
-  }
 }
 
 /** A row of `tier_changes` (minus inserted_at). */

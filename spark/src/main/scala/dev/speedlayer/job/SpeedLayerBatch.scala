@@ -58,8 +58,8 @@ object BatchCounters {
 
 /**
  * The `foreachBatch` body: the processor's output of one micro-batch (events with tier and
- * session, late events, session versions, tier changes, user-dimension rows, dead letters) is
- * rendered to JSON once (persisted), written to ClickHouse by one Spark job (each Spark
+ * session, late events, session versions, tier changes, user-dimension rows, dead letters), already
+ * rendered as JSON lines (RenderOutput), is kept (persisted) and written to ClickHouse by one Spark job (each Spark
  * partition inserts into each table that has rows: ClickHouseSink.writeTables), then the dead
  * letters also go to the dead-letter topic.
  *
@@ -73,14 +73,14 @@ final class SpeedLayerBatch(
     tables: Tables,
     publishDeadLetters: DataFrame => Unit,
     afterWrite: (Long, BatchCounts) => Unit = (_, _) => ())
-    extends ((Dataset[Output], Long) => Unit) {
+    extends ((Dataset[OutputLines], Long) => Unit) {
 
-  override def apply(batch: Dataset[Output], batchId: Long): Unit = {
+  override def apply(batch: Dataset[OutputLines], batchId: Long): Unit = {
     val queryId = SpeedLayerBatch.queryId(batch)
     val prefix = s"$queryId-$batchId" // + "-<table>-s<spark partition>"
     // Kept as objects (an RDD cache, not Spark's compressed columnar cache: the rows are read
     // once or twice, building compressed column batches cost more than it saved).
-    val lines = OutputJson(batch).rdd.persist(StorageLevel.MEMORY_AND_DISK)
+    val lines = batch.rdd.persist(StorageLevel.MEMORY_AND_DISK)
     try {
       val config = clickhouse
       val outputs = tables.outputs

@@ -113,7 +113,7 @@ object SpeedLayerJob {
       tables = Tables.fromContract(pipeline),
       publishDeadLetters = SpeedLayerBatch.kafkaPublisher(config.bootstrapServers, config.deadLetterTopic),
       afterWrite = FaultInjection.fromEnv(sys.env))
-    val writeBatch: (Dataset[Output], Long) => Unit = batch
+    val writeBatch: (Dataset[OutputLines], Long) => Unit = batch
     process(readEvents(spark, config), config.limits(pipeline.limits), config.usersTopic, config.watermarkDelaySeconds, config.stateRevisitSeconds * 1000L)
       .writeStream
       .queryName(QueryName)
@@ -125,7 +125,7 @@ object SpeedLayerJob {
   }
 
   /** Kafka rows of both topics -> validation -> the stateful processor's output. */
-  def process(records: DataFrame, limits: Limits, usersTopic: String, watermarkDelaySeconds: Int, revisitMs: Long): Dataset[Output] =
+  def process(records: DataFrame, limits: Limits, usersTopic: String, watermarkDelaySeconds: Int, revisitMs: Long): Dataset[OutputLines] =
     ProcessUsers(ClassifyRecords(limits, usersTopic)(records), watermarkDelaySeconds, revisitMs)
 
   /**

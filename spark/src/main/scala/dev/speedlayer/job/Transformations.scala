@@ -1,39 +1,13 @@
 package dev.speedlayer.job
 
-import org.apache.spark.sql.{Column, DataFrame, Dataset, Encoders}
-import org.apache.spark.sql.functions.{col, lit, struct, to_json, when}
+import org.apache.spark.sql.{DataFrame, Dataset, Encoders}
+import org.apache.spark.sql.functions.{col, lit}
 import org.apache.spark.sql.streaming.{GroupStateTimeout, OutputMode}
 import org.apache.spark.sql.types.BinaryType
 
 // Every step of the pipeline is a pure Dataset => Dataset function in its own object, so it
 // can be tested on a MemoryStream or a static Dataset; SpeedLayerJob only does I/O. None of
 // them shuffles: a Spark partition of every output holds the rows of one Kafka offset range.
-
-/**
- * Rows -> one JSON object per row, keys = column names, for ClickHouse `JSONEachRow`, next to the
- * row's Kafka coordinates (which name the insert, see ClickHouseSink). Timestamps are written as
- * "yyyy-MM-dd HH:mm:ss.SSS" in UTC, the text form ClickHouse parses into DateTime64(3, 'UTC')
- * with its default (basic) date_time_input_format.
- */
-object ToJsonEachRow {
-  val TimestampFormat = "yyyy-MM-dd HH:mm:ss.SSS"
-
-  private val options = Map(
-    "timestampFormat" -> TimestampFormat,
-    "timeZone" -> "UTC",
-    "ignoreNullFields" -> "false")
-
-  def apply(rows: Dataset[_]): Dataset[JsonRow] =
-    rows
-      .select(
-        col("kafka_partition"),
-        col("kafka_offset"),
-        to_json(struct(rows.columns.toSeq.map(c => col(s"`$c`")): _*), options).as("json"))
-      .as[JsonRow](Encoders.product[JsonRow])
-}
-
-/** One row rendered for JSONEachRow, with the Kafka record it came from. */
-final case class JsonRow(kafka_partition: Int, kafka_offset: Long, json: String)
 
 /** Dead-letter rows rendered as JSON -> records for the dead-letter topic: key = null, value = the JSON. */
 object DeadLetterTopicRecords {
@@ -93,51 +67,83 @@ object ClassifyRecords {
  * so non-event rows carry the epoch (never raises the max).
  */
 object ProcessUsers {
-  def apply(inbound: Dataset[Inbound], watermarkDelaySeconds: Int, revisitMs: Long): Dataset[Output] =
+  def apply(inbound: Dataset[Inbound], watermarkDelaySeconds: Int, revisitMs: Long): Dataset[OutputLines] =
     inbound
       .withWatermark("event_time", s"$watermarkDelaySeconds seconds")
       .as[Inbound](Encoders.product[Inbound])
       .groupByKey((i: Inbound) => i.key)(Encoders.STRING)
       .flatMapGroupsWithState(OutputMode.Update(), GroupStateTimeout.ProcessingTimeTimeout())(
-        UserProcessor(revisitMs) _)(Encoders.product[UserState], Encoders.product[Output])
+        UserProcessor(revisitMs) _)(Encoders.product[UserState], Encoders.product[OutputLines])
 }
 
 /**
- * The rows of one micro-batch of [[Output]] rendered as JSONEachRow lines, one nullable column
- * per table (null when the row is not for that table), with the columns of each table in order.
+ * One [[Output]] rendered as a JSONEachRow line for its table: keys = the table's columns in
+ * order (Tables.outputs), timestamps as "yyyy-MM-dd HH:mm:ss.SSS" in UTC (the text form ClickHouse
+ * parses into DateTime64(3, 'UTC') with its default date_time_input_format), numbers and strings
+ * as Jackson writes them (what Spark's to_json wrote before). Done in the stateful stage's
+ * adapter (UserProcessor.apply), so the operator's output is these strings: encoding the nested
+ * Output rows and rendering them with to_json cost ~20% of the job's CPU in a profile (one
+ * generated serializer method too large to compile well).
  */
-object OutputJson {
-  private val options = Map(
-    "timestampFormat" -> ToJsonEachRow.TimestampFormat,
-    "timeZone" -> "UTC",
-    "ignoreNullFields" -> "false")
+object RenderOutput {
+  val TimestampFormat = "yyyy-MM-dd HH:mm:ss.SSS"
 
-  private def json(present: String, fields: Seq[(String, String)]) = jsonOf(present, fields.map { case (path, name) => col(path).as(name) })
+  private val json = new com.fasterxml.jackson.core.JsonFactory()
+  private val timestamps = java.time.format.DateTimeFormatter.ofPattern(TimestampFormat).withZone(java.time.ZoneOffset.UTC)
 
-  private def jsonOf(present: String, values: Seq[Column]) = when(col(present).isNotNull, to_json(struct(values: _*), options))
+  def apply(o: Output): OutputLines = o match {
+    case Output(Some(e), _, _, _, _, _, _) => OutputLines(events = Some(line(EventOut.columns, e)))
+    case Output(_, Some(late), _, _, _, _, _) => OutputLines(late_events = Some(line(LateEventOut.columns, late)))
+    case Output(_, _, Some(_), _, _, _, _) => OutputLines(duplicate = true)
+    case Output(_, _, _, Some(session), _, _, _) => OutputLines(sessions = Some(line(SessionRow.columns, session)))
+    case Output(_, _, _, _, Some(change), _, _) => OutputLines(tier_changes = Some(line(TierChangeRow.columns, change)))
+    case Output(_, _, _, _, _, Some(user), _) => OutputLines(users = Some(line(UserRow.columns, user)))
+    case Output(_, _, _, _, _, _, Some(dead)) => OutputLines(dead_letters = Some(line(DeadLetterRow.columns, dead)))
+    case empty => throw new IllegalArgumentException(s"an output row with nothing in it: $empty")
+  }
 
-  def apply(out: Dataset[Output]): Dataset[OutputLines] =
-    out.select(
-      json("event", EventRow.columns.map(c => s"event.event.$c" -> c) ++ Seq("event.tier" -> "tier", "event.session_id" -> "session_id")).as("events"),
-      json("late", EventRow.columns.map(c => s"late.event.$c" -> c) ++
-        Seq("late.tier" -> "tier", "late.session_id" -> "session_id", "late.watermark" -> "watermark")).as("late_events"),
-      jsonOf("session", SessionRow.valuesOf("session")).as("sessions"),
-      json("tier_change", TierChangeRow.columns.map(c => s"tier_change.$c" -> c)).as("tier_changes"),
-      json("user", UserRow.columns.map(c => s"user.$c" -> c)).as("users"),
-      json("dead_letter", DeadLetterRow.columns.map(c => s"dead_letter.$c" -> c)).as("dead_letters"),
-      col("duplicate").isNotNull.as("duplicate"))
-      .as[OutputLines](Encoders.product[OutputLines])
+  /** The row's values in column order: a nested event's fields in place, the session counts spread. */
+  private def values(row: Product): Iterator[Any] = row.productIterator.flatMap {
+    case event: EventRow => values(event)
+    case counts: Seq[_] => counts.iterator
+    case value => Iterator.single(value)
+  }
+
+  private def line(columns: Seq[String], row: Product): String = {
+    val out = new java.io.StringWriter(256)
+    val gen = json.createGenerator(out)
+    gen.writeStartObject()
+    val names = columns.iterator
+    values(row).foreach { value =>
+      if (!names.hasNext) throw new IllegalStateException(s"${row.productPrefix} has more values than the columns ${columns.mkString(",")}")
+      gen.writeFieldName(names.next())
+      value match {
+        case null => gen.writeNull()
+        case text: String => gen.writeString(text)
+        case number: Long => gen.writeNumber(number)
+        case number: Int => gen.writeNumber(number)
+        case number: Double => gen.writeNumber(number)
+        case time: java.time.Instant => gen.writeString(timestamps.format(time))
+        case flag: Boolean => gen.writeBoolean(flag)
+        case other => throw new IllegalArgumentException(s"no JSON form for ${other.getClass.getName} in ${row.productPrefix}")
+      }
+    }
+    if (names.hasNext) throw new IllegalStateException(s"${row.productPrefix} has fewer values than the columns ${columns.mkString(",")}")
+    gen.writeEndObject()
+    gen.close()
+    out.toString
+  }
 }
 
 /** One output row as JSON for its table (exactly one of the strings is set, none for a duplicate). */
 final case class OutputLines(
-    events: Option[String],
-    late_events: Option[String],
-    sessions: Option[String],
-    tier_changes: Option[String],
-    users: Option[String],
-    dead_letters: Option[String],
-    duplicate: Boolean)
+    events: Option[String] = None,
+    late_events: Option[String] = None,
+    sessions: Option[String] = None,
+    tier_changes: Option[String] = None,
+    users: Option[String] = None,
+    dead_letters: Option[String] = None,
+    duplicate: Boolean = false)
 
 object OutputLines {
   /** The accessor of a table's field (the first element of Tables.outputs). */

@@ -89,22 +89,22 @@ object UserProcessor {
   }
 
   /**
-   * The `flatMapGroupsWithState` function. Dead letters (their own keys) pass through
-   * statelessly. For a user: process, store the new state, and ask to be called again (after at
+   * The `flatMapGroupsWithState` function; its rows are rendered for ClickHouse (RenderOutput).
+   * Dead letters (their own keys) pass through statelessly. For a user: process, store the new state, and ask to be called again (after at
    * most `revisitMs` of processing time, see revisitDelayMs) when the state holds an open session or event ids, so
    * that the session is closed and the ids forgotten as the watermark moves on even if the
    * user sends nothing more. The state itself never expires: it holds the user's lifetime
    * spend.
    */
-  def apply(revisitMs: Long)(key: String, values: Iterator[Inbound], state: GroupState[UserState]): Iterator[Output] = {
+  def apply(revisitMs: Long)(key: String, values: Iterator[Inbound], state: GroupState[UserState]): Iterator[OutputLines] = {
     if (Inbound.isDeadLetterKey(key)) {
-      values.flatMap(_.dead_letter).map(d => Output(dead_letter = Some(d)))
+      values.flatMap(_.dead_letter).map(d => RenderOutput(Output(dead_letter = Some(d))))
     } else {
       val inputs = if (state.hasTimedOut) Seq.empty else values.toSeq
       val (next, out) = process(key, state.getOption, inputs, state.getCurrentWatermarkMs())
       state.update(next)
       if (next.needsRevisit) state.setTimeoutDuration(revisitDelayMs(next, state.getCurrentWatermarkMs(), revisitMs))
-      out.iterator
+      out.iterator.map(RenderOutput(_))
     }
   }
 

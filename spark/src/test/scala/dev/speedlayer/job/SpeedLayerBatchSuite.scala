@@ -46,7 +46,7 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
     })
 
   private def start(input: MemoryStream[KafkaSourceRow], checkpoint: String): StreamingQuery = {
-    val writeBatch: (Dataset[Output], Long) => Unit = newBatch()
+    val writeBatch: (Dataset[OutputLines], Long) => Unit = newBatch()
     SpeedLayerJob.process(input.toDF(), Limits, "speedlayer.users", watermarkDelaySeconds = 120, revisitMs = 3600000L)
       .writeStream
       .outputMode(OutputMode.Update())

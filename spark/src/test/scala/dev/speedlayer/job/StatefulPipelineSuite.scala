@@ -24,6 +24,18 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
   private val T0 = Instant.parse("2025-01-15T10:00:00Z").toEpochMilli
   private val Min = 60000L
 
+  private val mapper = new com.fasterxml.jackson.databind.ObjectMapper()
+  private def fields(line: String, names: String*): Seq[String] = { val j = mapper.readTree(line); names.map(n => j.get(n).asText()) }
+
+  /** The lines a batch wrote for each table, read back or rendered from the expected rows. */
+  private def events(b: Seq[OutputLines]) = b.flatMap(_.events).map(fields(_, "event_id", "tier", "session_id")).map { case Seq(id, tier, sid) => (id, tier, sid) }
+  private def sessions(b: Seq[OutputLines]) = b.flatMap(_.sessions)
+  private def session(s: SessionRow) = RenderOutput(Output(session = Some(s))).sessions.get
+  private def deadLetters(b: Seq[OutputLines]) = b.flatMap(_.dead_letters).map(fields(_, "reason", "kafka_offset")).map { case Seq(r, o) => (r, o.toLong) }
+  private def lates(b: Seq[OutputLines]) = b.flatMap(_.late_events).map(fields(_, "event_id", "tier", "session_id", "watermark"))
+  private def chTime(ms: Long) =
+    java.time.format.DateTimeFormatter.ofPattern(RenderOutput.TimestampFormat).withZone(java.time.ZoneOffset.UTC).format(Instant.ofEpochMilli(ms))
+
   private def iso(ms: Long) =
     java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(java.time.ZoneOffset.UTC).format(Instant.ofEpochMilli(ms))
 
@@ -50,7 +62,7 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
    * satisfy `until`, or 30 s passed.
    */
   private def run(batches: Seq[Seq[KafkaSourceRow]], revisitMs: Long = 3600000L,
-                  until: Option[Seq[Seq[Output]] => Boolean] = None): Seq[Seq[Output]] = {
+                  until: Option[Seq[Seq[OutputLines]] => Boolean] = None): Seq[Seq[OutputLines]] = {
     val session =
       if (until.isEmpty) spark
       else {
@@ -59,8 +71,8 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
         s
       }
     val input = MemoryStream[KafkaSourceRow](Encoders.product[KafkaSourceRow], session.sqlContext)
-    val outputs = new ConcurrentLinkedQueue[(Long, Seq[Output])]()
-    val collect: (Dataset[Output], Long) => Unit = (batch, id) => {
+    val outputs = new ConcurrentLinkedQueue[(Long, Seq[OutputLines])]()
+    val collect: (Dataset[OutputLines], Long) => Unit = (batch, id) => {
       val rows = batch.collect().toSeq
       if (rows.nonEmpty) outputs.add(id -> rows)
     }
@@ -86,27 +98,27 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
   }
 
   test("a user who sends nothing more: the processing-time timeout closes the session once the watermark passes end + 30 min (the engine's timeout path, RocksDB state)") {
-    val closedU1 = (out: Seq[Seq[Output]]) => out.flatten.flatMap(_.session).exists(s => s.user_id == "u1" && s.status == "closed")
+    val closedU1 = (out: Seq[Seq[OutputLines]]) => sessions(out.flatten).exists(s => fields(s, "user_id", "status") == Seq("u1", "closed"))
     // u1's session ends at T0; u2's event 40 minutes later moves the watermark to T0 + 38 min, past
     // T0 + 30 min. u1 sends nothing: only its timeout (revisit after 1 s) can close the session.
     val out = run(Seq(
       Seq(event(1, "PAGE_VIEW", T0, 0)),
       Seq(event(2, "PAGE_VIEW", T0 + 40 * Min, 1, user = "u2"))),
       revisitMs = 1000L, until = Some(closedU1))
-    val u1 = out.flatten.flatMap(_.session).filter(_.user_id == "u1")
+    val u1 = sessions(out.flatten).filter(fields(_, "user_id") == Seq("u1"))
     assert(u1 === Seq(
-      Proc.session(T0, T0, "active", 1, user = "u1", pageViews = 1),
-      Proc.session(T0, T0, "closed", 2, user = "u1", pageViews = 1)))
+      session(Proc.session(T0, T0, "active", 1, user = "u1", pageViews = 1)),
+      session(Proc.session(T0, T0, "closed", 2, user = "u1", pageViews = 1))))
     // u2's own session stays open (the watermark is far from its end + 30 min).
-    assert(out.flatten.flatMap(_.session).filter(_.user_id == "u2").map(_.status) === Seq("active"))
+    assert(sessions(out.flatten).filter(fields(_, "user_id") == Seq("u2")).map(fields(_, "status")) === Seq(Seq("active")))
   }
 
   test("a checkpoint whose state has another shape (the session counters before pipeline.json listed them) is refused, naming the checkpoint and the fix") {
     val checkpoint = Files.createTempDirectory("speedlayer-old-state").toString
-    def query(output: Dataset[Output], input: MemoryStream[KafkaSourceRow]) = output.writeStream
+    def query(output: Dataset[OutputLines], input: MemoryStream[KafkaSourceRow]) = output.writeStream
       .outputMode(OutputMode.Update())
       .option("checkpointLocation", checkpoint)
-      .foreachBatch((batch: Dataset[Output], _: Long) => { batch.collect(); () })
+      .foreachBatch((batch: Dataset[OutputLines], _: Long) => { batch.collect(); () })
       .start()
     // The job before: the same stages, its state a SessionState with one field per counter.
     val before = MemoryStream[KafkaSourceRow](Encoders.product[KafkaSourceRow], spark.sqlContext)
@@ -115,7 +127,7 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
       .as[Inbound](Encoders.product[Inbound])
       .groupByKey((i: Inbound) => i.key)(Encoders.STRING)
       .flatMapGroupsWithState(OutputMode.Update(), GroupStateTimeout.ProcessingTimeTimeout())(OldUserState.keep _)(
-        Encoders.product[OldUserState], Encoders.product[Output])
+        Encoders.product[OldUserState], Encoders.product[OutputLines])
     val first = query(oldState, before)
     try {
       before.addData(Seq(event(1, "PAGE_VIEW", T0, 0)))
@@ -148,22 +160,22 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
       Seq(event(3, "SEARCH", wm1 - 1, 4), event(2, "PURCHASE", tEnd0, 5), event(4, "LOGOUT", T0 + 12 * Min, 6))))
 
     val sid = UserProcessor.sessionId("u1", T0 + 10 * Min)
-    assert(b0.flatMap(_.user) === Seq(UserRow("u1", Instant.parse("2024-03-01T12:00:00Z"), "DE", 480.0)))
-    assert(Proc.events(b0).sorted === Seq((Proc.id(1), "Bronze", sid), (Proc.id(2), "Bronze", sid)))
-    assert(Proc.tierChanges(b0) === Seq(TierChangeRow("u1", "Bronze", "Silver", Instant.ofEpochMilli(tEnd0), 480.0 + 129.8, Proc.id(2))))
+    assert(b0.flatMap(_.users) === Seq(RenderOutput(Output(user = Some(UserRow("u1", Instant.parse("2024-03-01T12:00:00Z"), "DE", 480.0)))).users.get))
+    assert(events(b0).sorted === Seq((Proc.id(1), "Bronze", sid), (Proc.id(2), "Bronze", sid)))
+    assert(b0.flatMap(_.tier_changes) === Seq(RenderOutput(Output(tier_change =
+      Some(TierChangeRow("u1", "Bronze", "Silver", Instant.ofEpochMilli(tEnd0), 480.0 + 129.8, Proc.id(2))))).tier_changes.get))
     val active = Proc.session(T0 + 10 * Min, tEnd0, "active", 1, user = "u1", events = 2, productViews = 1, productsViewed = 1,
       purchases = 1, revenue = 129.8, stage = 1)
-    assert(Proc.sessions(b0) === Seq(active))
-    assert(b0.flatMap(_.dead_letter).map(d => (d.reason, d.kafka_offset)) === Seq(("invalid_json", 3L)))
-    assert(b0.flatMap(_.late).isEmpty && b0.flatMap(_.duplicate).isEmpty)
+    assert(sessions(b0) === Seq(session(active)))
+    assert(deadLetters(b0) === Seq(("invalid_json", 3L)))
+    assert(b0.flatMap(_.late_events).isEmpty && !b0.exists(_.duplicate))
     assert(b0.size === 6)
 
-    assert(Proc.lates(b1).map(l => (l.event.event_id, l.tier, l.session_id, l.watermark)) ===
-      Seq((Proc.id(3), "Silver", "", Instant.ofEpochMilli(wm1))))
-    assert(b1.flatMap(_.duplicate).map(d => (d.event_id, d.kafka_offset)) === Seq((Proc.id(2), 5L)))
-    assert(Proc.events(b1) === Seq((Proc.id(4), "Silver", sid)))
-    assert(Proc.sessions(b1) === Seq(active.copy(end_time = Instant.ofEpochMilli(T0 + 12 * Min), duration_ms = 2 * Min,
-      events_total = 3, status = "closed", version = 2)))
+    assert(lates(b1) === Seq(Seq(Proc.id(3), "Silver", "", chTime(wm1))))
+    assert(b1.count(_.duplicate) === 1) // which one: UserProcessorSuite
+    assert(events(b1) === Seq((Proc.id(4), "Silver", sid)))
+    assert(sessions(b1) === Seq(session(active.copy(end_time = Instant.ofEpochMilli(T0 + 12 * Min), duration_ms = 2 * Min,
+      events_total = 3, status = "closed", version = 2))))
     assert(b1.size === 4)
   }
 
@@ -172,11 +184,11 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
     val Seq(b0, b1) = run(Seq(
       Seq(event(1, "PAGE_VIEW", T0, 0), event(2, "PAGE_VIEW", future, 1, user = "u2", appendedAtMs = Some(T0))),
       Seq(event(3, "SEARCH", T0 + Min, 2))))
-    assert(b0.flatMap(_.dead_letter).map(d => (d.reason, d.kafka_offset)) === Seq((Reason.FutureEventTime, 1L)))
-    assert(Proc.events(b0).map(_._1) === Seq(Proc.id(1)))
+    assert(deadLetters(b0) === Seq((Reason.FutureEventTime, 1L)))
+    assert(events(b0).map(_._1) === Seq(Proc.id(1)))
     // Without the bound the watermark would be future - 2 min and event 3 late.
-    assert(b1.flatMap(_.late).isEmpty)
-    assert(Proc.events(b1).map(_._1) === Seq(Proc.id(3)))
+    assert(b1.flatMap(_.late_events).isEmpty)
+    assert(events(b1).map(_._1) === Seq(Proc.id(3)))
   }
 }
 
@@ -191,7 +203,7 @@ final case class OldUserState(
 
 object OldUserState {
   /** Stores a state of the old shape for every key; outputs nothing. */
-  def keep(key: String, values: Iterator[Inbound], st: GroupState[OldUserState]): Iterator[Output] = {
+  def keep(key: String, values: Iterator[Inbound], st: GroupState[OldUserState]): Iterator[OutputLines] = {
     st.update(OldUserState(0.0, 0.0, Array.emptyLongArray, Array.emptyLongArray, Array.emptyLongArray,
       Some(OldSessionState("s", "Bronze", 0L, 0L, 1, 1, 0, 0, 0, 0, 0, 0, 0.0, Seq.empty, 0, 1))))
     Iterator.empty

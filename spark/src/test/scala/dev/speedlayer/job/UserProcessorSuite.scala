@@ -234,15 +234,16 @@ class UserProcessorSuite extends AnyFunSuite {
     val f = UserProcessor(revisitMs = 5000) _
     val state = TestGroupState.create[UserState](Optional.empty[UserState](), GroupStateTimeout.ProcessingTimeTimeout(), batchProcessingTimeMs = 1000L,
       eventTimeWatermarkMs = Optional.of(0L), hasTimedOut = false)
+    def rendered(o: Output) = RenderOutput(o)
     val out1 = f(User, Iterator(in(ev(1, "PAGE_VIEW", T0))), state).toSeq
-    assert(sessions(out1).map(_.status) === Seq("active"))
+    assert(out1.flatMap(_.sessions) === Seq(rendered(Output(session = Some(session(T0, T0, "active", 1, pageViews = 1)))).sessions.get))
     assert(state.exists && state.getTimeoutTimestampMs.get === 6000L)
 
     // Timed out, the watermark has passed end + 30 min: the session is closed, the ids forgotten, no more timeout.
     val timedOut = TestGroupState.create[UserState](Optional.of(state.get), GroupStateTimeout.ProcessingTimeTimeout(),
       batchProcessingTimeMs = 7000L, eventTimeWatermarkMs = Optional.of(T0 + gap + 1), hasTimedOut = true)
     val out2 = f(User, Iterator.empty, timedOut).toSeq
-    assert(sessions(out2) === Seq(session(T0, T0, "closed", 2, pageViews = 1)))
+    assert(out2 === Seq(rendered(Output(session = Some(session(T0, T0, "closed", 2, pageViews = 1))))))
     assert(timedOut.exists && timedOut.get.session.isEmpty)
     assert(!timedOut.getTimeoutTimestampMs.isPresent)
 
@@ -262,7 +263,7 @@ class UserProcessorSuite extends AnyFunSuite {
     val dl = DeadLetterRow("schema", "e", "{}", 2, "speedlayer.events", 3, 7, Instant.EPOCH)
     val dlState = TestGroupState.create[UserState](Optional.empty[UserState](), GroupStateTimeout.ProcessingTimeTimeout(), 1000L, Optional.of(0L), hasTimedOut = false)
     val out3 = f(Inbound.deadLetterKey(3), Iterator(Inbound(Inbound.deadLetterKey(3), Instant.EPOCH, None, None, Some(dl))), dlState).toSeq
-    assert(out3 === Seq(Output(dead_letter = Some(dl))))
+    assert(out3 === Seq(rendered(Output(dead_letter = Some(dl)))))
     assert(!dlState.exists)
   }
 }
