@@ -2,10 +2,11 @@ package dev.speedlayer.job
 
 import java.util.concurrent.ConcurrentHashMap
 
+import org.apache.kafka.clients.producer.{KafkaProducer, ProducerConfig, ProducerRecord}
+import org.apache.kafka.common.serialization.{ByteArraySerializer, StringSerializer}
 import org.apache.spark.TaskContext
-import org.apache.spark.sql.{DataFrame, Dataset, Encoders}
+import org.apache.spark.sql.Dataset
 import org.apache.spark.sql.execution.streaming.StreamExecution
-import org.apache.spark.storage.StorageLevel
 
 /** ClickHouse table names (pipeline.json `clickhouse.tables`). */
 final case class Tables(
@@ -59,46 +60,81 @@ object BatchCounters {
 /**
  * The `foreachBatch` body: the processor's output of one micro-batch (events with tier and
  * session, late events, session versions, tier changes, user-dimension rows, dead letters), already
- * rendered as JSON lines (RenderOutput), is kept (persisted) and written to ClickHouse by one Spark job (each Spark
- * partition inserts into each table that has rows: ClickHouseSink.writeTables), then the dead
- * letters also go to the dead-letter topic.
+ * rendered as JSON lines (RenderOutput), is written by one Spark job: each Spark partition inserts
+ * into each table that has rows (ClickHouseSink.writeTables), then sends its dead letters to the
+ * dead-letter topic.
  *
- * @param publishDeadLetters writes (key, value) records to the dead-letter topic; a Kafka
- *                           batch write in the job, a collector in tests.
+ * @param deadLetters        where each task sends its dead letters after its inserts
  * @param afterWrite         called with the batch id and its counts once everything is written,
  *                           before Spark commits the batch (FaultInjection uses it).
  */
 final class SpeedLayerBatch(
     clickhouse: ClickHouseConfig,
     tables: Tables,
-    publishDeadLetters: DataFrame => Unit,
+    deadLetters: DeadLetterSink,
     afterWrite: (Long, BatchCounts) => Unit = (_, _) => ())
     extends ((Dataset[OutputLines], Long) => Unit) {
 
   override def apply(batch: Dataset[OutputLines], batchId: Long): Unit = {
     val queryId = SpeedLayerBatch.queryId(batch)
     val prefix = s"$queryId-$batchId" // + "-<table>-s<spark partition>"
-    // Kept as objects (an RDD cache, not Spark's compressed columnar cache: the rows are read
-    // once or twice, building compressed column batches cost more than it saved).
-    val lines = batch.rdd.persist(StorageLevel.MEMORY_AND_DISK)
-    try {
-      val config = clickhouse
-      val outputs = tables.outputs
-      val counts = lines
-        .mapPartitions((rows: Iterator[OutputLines]) =>
-          Iterator(ClickHouseSink.writeTables(config, outputs, prefix, TaskContext.getPartitionId(), rows)))
-        .collect()
-        .foldLeft(BatchCounts())(_ + _)
-      BatchCounters.record(queryId, batchId, counts)
-      JobMetrics.batchWritten(counts)
-      if (counts.dead_letters > 0) {
-        publishDeadLetters(DeadLetterTopicRecords(batch.sparkSession.createDataset(lines.flatMap(_.dead_letters))(Encoders.STRING)))
+    val config = clickhouse
+    val outputs = tables.outputs
+    val deadLetterTopic = deadLetters
+    val counts = batch.rdd
+      .mapPartitions { (rows: Iterator[OutputLines]) =>
+        val deadLetterLines = Vector.newBuilder[String]
+        val seen = rows.map { r => r.dead_letters.foreach(deadLetterLines += _); r }
+        val written = ClickHouseSink.writeTables(config, outputs, prefix, TaskContext.getPartitionId(), seen)
+        deadLetterTopic.publish(deadLetterLines.result())
+        Iterator(written)
       }
-      afterWrite(batchId, counts)
-    } finally {
-      lines.unpersist(blocking = false)
-    }
+      .collect()
+      .foldLeft(BatchCounts())(_ + _)
+    BatchCounters.record(queryId, batchId, counts)
+    JobMetrics.batchWritten(counts)
+    afterWrite(batchId, counts)
   }
+}
+
+/**
+ * Where a task sends its dead letters (JSON lines) once its inserts are done: the dead-letter
+ * topic in the job, a collector in tests. Called on executors, so serializable.
+ */
+trait DeadLetterSink extends Serializable {
+  def publish(lines: Seq[String]): Unit
+}
+
+/**
+ * The dead-letter topic: records with no key and the dead letter's JSON as the value, sent by one
+ * producer per executor JVM (acks=all, idempotent). A send that fails fails the task, so the
+ * batch is not committed and its replay sends again (at least once, like Spark's Kafka sink,
+ * which this replaces: a second Spark job per batch, over rows kept in memory for it).
+ */
+final case class KafkaDeadLetters(bootstrapServers: String, topic: String) extends DeadLetterSink {
+  override def publish(lines: Seq[String]): Unit =
+    if (lines.nonEmpty) {
+      val producer = KafkaDeadLetters.producer(bootstrapServers)
+      val sent = lines.map(line => producer.send(new ProducerRecord[Array[Byte], String](topic, null, line)))
+      producer.flush()
+      sent.foreach(_.get())
+    }
+}
+
+object KafkaDeadLetters {
+  private val producers = new ConcurrentHashMap[String, KafkaProducer[Array[Byte], String]]()
+
+  try Runtime.getRuntime.addShutdownHook(new Thread(() => producers.values().forEach(p => p.close()), "speedlayer-dead-letters-close"))
+  catch { case _: IllegalStateException => () } // first used while the JVM is already shutting down
+
+  private def producer(bootstrapServers: String): KafkaProducer[Array[Byte], String] =
+    producers.computeIfAbsent(bootstrapServers, (servers: String) => {
+      val config = new java.util.Properties()
+      config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, servers)
+      config.put(ProducerConfig.ACKS_CONFIG, "all")
+      config.put(ProducerConfig.CLIENT_ID_CONFIG, "speedlayer-dead-letters")
+      new KafkaProducer[Array[Byte], String](config, new ByteArraySerializer, new StringSerializer)
+    })
 }
 
 object SpeedLayerBatch {
@@ -111,15 +147,6 @@ object SpeedLayerBatch {
   def queryId(batch: Dataset[_]): String =
     Option(batch.sparkSession.sparkContext.getLocalProperty(StreamExecution.QUERY_ID_KEY))
       .getOrElse(throw new IllegalStateException("not called from a streaming query (no query id)"))
-
-  /** Dead-letter records -> the dead-letter topic, through Spark's Kafka sink. */
-  def kafkaPublisher(bootstrapServers: String, topic: String): DataFrame => Unit =
-    (records: DataFrame) =>
-      records.write
-        .format("kafka")
-        .option("kafka.bootstrap.servers", bootstrapServers)
-        .option("topic", topic)
-        .save()
 }
 
 /**

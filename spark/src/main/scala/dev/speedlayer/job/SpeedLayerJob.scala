@@ -111,7 +111,7 @@ object SpeedLayerJob {
     val batch = new SpeedLayerBatch(
       clickhouse = config.clickhouse,
       tables = Tables.fromContract(pipeline),
-      publishDeadLetters = SpeedLayerBatch.kafkaPublisher(config.bootstrapServers, config.deadLetterTopic),
+      deadLetters = KafkaDeadLetters(config.bootstrapServers, config.deadLetterTopic),
       afterWrite = FaultInjection.fromEnv(sys.env))
     val writeBatch: (Dataset[OutputLines], Long) => Unit = batch
     process(readEvents(spark, config), config.limits(pipeline.limits), config.usersTopic, config.watermarkDelaySeconds, config.stateRevisitSeconds * 1000L)

@@ -1,19 +1,12 @@
 package dev.speedlayer.job
 
 import org.apache.spark.sql.{DataFrame, Dataset, Encoders}
-import org.apache.spark.sql.functions.{col, lit}
+import org.apache.spark.sql.functions.col
 import org.apache.spark.sql.streaming.{GroupStateTimeout, OutputMode}
-import org.apache.spark.sql.types.BinaryType
 
 // Every step of the pipeline is a pure Dataset => Dataset function in its own object, so it
 // can be tested on a MemoryStream or a static Dataset; SpeedLayerJob only does I/O. None of
 // them shuffles: a Spark partition of every output holds the rows of one Kafka offset range.
-
-/** Dead-letter rows rendered as JSON -> records for the dead-letter topic: key = null, value = the JSON. */
-object DeadLetterTopicRecords {
-  def apply(deadLetterJson: Dataset[String]): DataFrame =
-    deadLetterJson.select(lit(null).cast(BinaryType).as("key"), col("value"))
-}
 
 /**
  * Kafka source rows of both topics -> [[Inbound]] rows for the stateful processor: events are
