@@ -26,7 +26,13 @@ let child: ReturnType<typeof spawn> | undefined;
 let restartTimer: NodeJS.Timeout | undefined;
 
 const say = (line: string) => process.stdout.write(`SPEEDLAYER_SUPERVISOR ${line}\n`);
-const save = () => writeSupervisorState(plan.stateFile, state).catch((e: Error) => say(`cannot write ${plan.stateFile}: ${e.message}`));
+// One write at a time: two at once share the temporary file, and one that loses the race could leave
+// the state file empty at exit (seen when the job could not even be started).
+let saving: Promise<void> = Promise.resolve();
+const save = (): Promise<void> =>
+  (saving = saving.then(() => writeSupervisorState(plan.stateFile, state)).catch((e: Error) => {
+    say(`cannot write ${plan.stateFile}: ${e.message}`);
+  }));
 
 function run(): void {
   const started = Date.now();
