@@ -3,7 +3,7 @@ package dev.speedlayer.job
 import java.io.ByteArrayInputStream
 import java.nio.charset.StandardCharsets
 import java.time.temporal.ChronoUnit
-import java.util.concurrent.{CompletionException, ConcurrentHashMap, ExecutionException, TimeUnit}
+import java.util.concurrent.{CompletionException, ExecutionException, TimeUnit}
 
 import scala.jdk.CollectionConverters._
 import scala.util.control.NonFatal
@@ -41,20 +41,10 @@ final case class ClickHouseConfig(
 object ClickHouseSink {
   private val log = LoggerFactory.getLogger(getClass)
 
-  // One client per executor JVM and configuration, created on first use and reused by every
-  // task and batch (it holds a pooled HTTP connection manager).
-  private val clients = new ConcurrentHashMap[ClickHouseConfig, Client]()
+  // One client per executor JVM and configuration (it holds a pooled HTTP connection manager).
+  private val clients = new PerJvm[ClickHouseConfig, Client]("speedlayer-clickhouse-close")(newClient)
 
-  try Runtime.getRuntime.addShutdownHook(new Thread(() => closeAll(), "speedlayer-clickhouse-close"))
-  catch { case _: IllegalStateException => () } // first used while the JVM is already shutting down
-
-  def client(config: ClickHouseConfig): Client =
-    clients.computeIfAbsent(config, (c: ClickHouseConfig) => newClient(c))
-
-  def closeAll(): Unit = {
-    clients.values().asScala.foreach(c => try c.close() catch { case NonFatal(_) => () })
-    clients.clear()
-  }
+  def client(config: ClickHouseConfig): Client = clients(config)
 
   def newClient(config: ClickHouseConfig): Client =
     new Client.Builder()

@@ -39,18 +39,19 @@ object SchemaFastPath {
     try new Check(true, compileNode(schema))
     catch { case _: Unsupported => new Check(false, _ => Unsure) }
 
+  /** Invalid if one is, else Unsure if one is, else Valid; stops at the first Invalid. */
+  private def worst(verdicts: Iterator[Verdict]): Verdict = {
+    var verdict = Valid
+    while (verdict != Invalid && verdicts.hasNext) {
+      val v = verdicts.next()
+      if (v != Valid) verdict = v
+    }
+    verdict
+  }
+
   private def all(checks: Seq[JsonNode => Verdict]): JsonNode => Verdict = {
     val array = checks.toArray
-    node => {
-      var verdict = Valid
-      var i = 0
-      while (i < array.length && verdict != Invalid) {
-        val v = array(i)(node)
-        if (v != Valid) verdict = v
-        i += 1
-      }
-      verdict
-    }
+    node => worst(array.iterator.map(_(node)))
   }
 
   private def compileNode(schema: JsonNode): JsonNode => Verdict = {
@@ -111,23 +112,12 @@ object SchemaFastPath {
       node => if (!node.isArray || node.size() <= max) Valid else Invalid
     case "items" if value.isObject =>
       val item = compileNode(value)
-      node => if (!node.isArray) Valid else all(node.elements().asScala.toSeq.map(element => (_: JsonNode) => item(element)))(node)
+      node => if (!node.isArray) Valid else worst(node.elements().asScala.map(item))
     case "properties" if value.isObject =>
       val properties = value.fields().asScala.map(e => e.getKey -> compileNode(e.getValue)).toMap
       node =>
         if (!node.isObject) Valid
-        else {
-          var verdict = Valid
-          val fields = node.fields()
-          while (fields.hasNext && verdict != Invalid) {
-            val field = fields.next()
-            properties.get(field.getKey).foreach { check =>
-              val v = check(field.getValue)
-              if (v != Valid) verdict = v
-            }
-          }
-          verdict
-        }
+        else worst(node.fields().asScala.flatMap(field => properties.get(field.getKey).map(check => check(field.getValue))))
     case "required" if value.isArray && value.elements().asScala.forall(_.isTextual) =>
       val names = value.elements().asScala.map(_.asText()).toArray
       node => if (!node.isObject || names.forall(node.has)) Valid else Invalid
@@ -172,7 +162,7 @@ object SchemaFastPath {
 
   /** `yyyy-MM-ddTHH:mm:ss.SSSZ` with a real date and time (no leap second), years 1000..9999. */
   private def isPlainUtcDateTime(s: String): Boolean =
-    s.length == 24 && s.charAt(0) != '0' && IsoInstant.isSchemaForm(s)
+    IsoInstant.isSchemaForm(s) && s.charAt(0) != '0'
 }
 
 /**

@@ -114,7 +114,7 @@ trait DeadLetterSink extends Serializable {
 final case class KafkaDeadLetters(bootstrapServers: String, topic: String) extends DeadLetterSink {
   override def publish(lines: Seq[String]): Unit =
     if (lines.nonEmpty) {
-      val producer = KafkaDeadLetters.producer(bootstrapServers)
+      val producer = KafkaDeadLetters.producers(bootstrapServers)
       val sent = lines.map(line => producer.send(new ProducerRecord[Array[Byte], String](topic, null, line)))
       producer.flush()
       sent.foreach(_.get())
@@ -122,19 +122,13 @@ final case class KafkaDeadLetters(bootstrapServers: String, topic: String) exten
 }
 
 object KafkaDeadLetters {
-  private val producers = new ConcurrentHashMap[String, KafkaProducer[Array[Byte], String]]()
-
-  try Runtime.getRuntime.addShutdownHook(new Thread(() => producers.values().forEach(p => p.close()), "speedlayer-dead-letters-close"))
-  catch { case _: IllegalStateException => () } // first used while the JVM is already shutting down
-
-  private def producer(bootstrapServers: String): KafkaProducer[Array[Byte], String] =
-    producers.computeIfAbsent(bootstrapServers, (servers: String) => {
-      val config = new java.util.Properties()
-      config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, servers)
-      config.put(ProducerConfig.ACKS_CONFIG, "all")
-      config.put(ProducerConfig.CLIENT_ID_CONFIG, "speedlayer-dead-letters")
-      new KafkaProducer[Array[Byte], String](config, new ByteArraySerializer, new StringSerializer)
-    })
+  private val producers = new PerJvm[String, KafkaProducer[Array[Byte], String]]("speedlayer-dead-letters-close")({ servers =>
+    val config = new java.util.Properties()
+    config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, servers)
+    config.put(ProducerConfig.ACKS_CONFIG, "all")
+    config.put(ProducerConfig.CLIENT_ID_CONFIG, "speedlayer-dead-letters")
+    new KafkaProducer[Array[Byte], String](config, new ByteArraySerializer, new StringSerializer)
+  })
 }
 
 object SpeedLayerBatch {
