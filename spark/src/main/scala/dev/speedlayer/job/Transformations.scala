@@ -58,6 +58,11 @@ object ClassifyRecords {
  * no-data batches off and its IdleTicker makes batches only while a timeout can still close
  * something (see there). EventTimeWatermarkExec adds every row's event_time to the max without a null check,
  * so non-event rows carry the epoch (never raises the max).
+ *
+ * The state is one Kryo-encoded value (Encoders.kryo), not a struct: Spark decodes a struct state
+ * with code it generates again on every batch (the decoder of its arrays names its variables with a
+ * global counter, so the code cache never hits), and then every batch's new class has to be
+ * interpreted and JIT-compiled anew while the timeout scan decodes every user's state with it.
  */
 object ProcessUsers {
   def apply(inbound: Dataset[Inbound], watermarkDelaySeconds: Int, revisitMs: Long): Dataset[OutputLines] =
@@ -66,7 +71,7 @@ object ProcessUsers {
       .as[Inbound](Encoders.product[Inbound])
       .groupByKey((i: Inbound) => i.key)(Encoders.STRING)
       .flatMapGroupsWithState(OutputMode.Update(), GroupStateTimeout.ProcessingTimeTimeout())(
-        UserProcessor(revisitMs) _)(Encoders.product[UserState], Encoders.product[OutputLines])
+        UserProcessor(revisitMs) _)(Encoders.kryo[UserState], Encoders.product[OutputLines])
 }
 
 /**

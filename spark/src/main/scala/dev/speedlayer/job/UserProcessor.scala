@@ -29,7 +29,8 @@ final case class SessionState(
     version: Long)
 
 /**
- * Everything the job keeps per user, in the state store (RocksDB).
+ * Everything the job keeps per user, in the state store (RocksDB), encoded with Kryo (ProcessUsers
+ * says why).
  *
  * @param base_spend     `lifetime_spend` of the latest user-dimension record (0 before one came)
  * @param lifetime_spend base_spend + the revenue of every PURCHASE applied so far (a running sum)
