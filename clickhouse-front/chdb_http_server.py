@@ -302,12 +302,28 @@ def quote_identifier(name: str) -> str:
     return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
-def set_statement(settings: List[Tuple[str, str]]) -> str:
-    """``SET a = 'x', b = 'y'``: values are strings, as the HTTP interface applies them."""
+def settings_list(settings: List[Tuple[str, str]]) -> str:
+    """``a = 'x', b = 'y'``: values are strings, as the HTTP interface applies them."""
     for name, _ in settings:
         if not _SETTING_NAME_RE.match(name):
             raise ClickHouseError.front("UNKNOWN_SETTING", f"Unknown setting '{name}'")
-    return "SET " + ", ".join(f"{name} = {quote_string(value)}" for name, value in settings)
+    return ", ".join(f"{name} = {quote_string(value)}" for name, value in settings)
+
+
+def set_statement(settings: List[Tuple[str, str]]) -> str:
+    return "SET " + settings_list(settings)
+
+
+_SETTINGS_CLAUSE_RE = re.compile(r"\bSETTINGS\b", re.I)
+
+
+def with_insert_settings(head: str, settings: List[Tuple[str, str]]) -> Optional[str]:
+    """``INSERT INTO t (cols) SETTINGS a = 'x'``: the request's settings for this insert only, so the
+    session needs no SET before and no restore after (three engine calls fewer per insert). None when
+    the head has a SETTINGS clause of its own (then they are SET on the session as for any query)."""
+    if _SETTINGS_CLAUSE_RE.search(head):
+        return None
+    return f"{head} SETTINGS {settings_list(settings)}"
 
 
 def truthy(value: Optional[str]) -> bool:
@@ -906,6 +922,10 @@ class Engine:
             if self.closed:
                 raise ClickHouseError.front("ABORTED", "The server is shutting down")
             handle.use(database)
+            if insert_target is not None and settings:
+                scoped = with_insert_settings(insert_target[0], settings)
+                if scoped is not None:
+                    insert_target, settings = (scoped, insert_target[1]), []
             touched = bool(settings) or query_class in ("CONTROL", "UNKNOWN")
             try:
                 if settings:

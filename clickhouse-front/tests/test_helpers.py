@@ -106,6 +106,14 @@ def test_set_statement_quotes_values_and_refuses_names_that_are_not_identifiers(
     assert (e.code, e.name) == (115, "UNKNOWN_SETTING")
 
 
+def test_an_inserts_settings_go_into_its_own_settings_clause_unless_it_has_one():
+    assert s.with_insert_settings("INSERT INTO db.t (a, b)", [("insert_deduplication_token", "it's"), ("insert_deduplicate", "1")]) == (
+        "INSERT INTO db.t (a, b) SETTINGS insert_deduplication_token = 'it\\'s', insert_deduplicate = '1'")
+    assert s.with_insert_settings("insert into t settings async_insert=0", [("insert_deduplicate", "1")]) is None
+    e = error_of(lambda: s.with_insert_settings("INSERT INTO t", [("max_threads = 1, readonly", "1")]))
+    assert (e.code, e.name) == (115, "UNKNOWN_SETTING")
+
+
 def test_recognises_insert_format_statements_whose_data_is_the_body():
     assert [s.split_insert(q) for q in ["INSERT INTO db.t (a, b) FORMAT JSONEachRow", "insert into t settings async_insert=0 format RowBinary ;", "INSERT INTO t VALUES (1)", "SELECT 1 FORMAT JSON"]] == [
         ("INSERT INTO db.t (a, b)", "JSONEachRow"),

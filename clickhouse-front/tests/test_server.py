@@ -83,6 +83,20 @@ def test_insert_format_body_then_select(server):
     assert request(server, q("SELECT a, s FROM t ORDER BY a FORMAT TabSeparated"))[2] == "1\tx\n2\ty\n"
 
 
+def test_an_inserts_url_settings_apply_to_that_insert_only(server):
+    assert request(server, "/", data=b"CREATE TABLE d (a UInt32) ENGINE = MergeTree ORDER BY a SETTINGS non_replicated_deduplication_window = 10")[0] == 200
+    insert = "/?" + urllib.parse.urlencode({"query": "INSERT INTO d FORMAT JSONEachRow", "insert_deduplication_token": "batch-7"})
+    for _ in range(2):  # the same token twice: the second insert is a no-op
+        assert request(server, insert, data=b'{"a":1}\n')[0] == 200
+    assert request(server, q("SELECT count() FROM d FORMAT TabSeparated"))[2] == "1\n"
+    # Nothing of it stays on the session for the next request.
+    assert request(server, q("SELECT getSetting('insert_deduplication_token') FORMAT TabSeparated"))[2] == "\n"
+    unknown = "/?" + urllib.parse.urlencode({"query": "INSERT INTO d FORMAT JSONEachRow", "no_such_setting": "1"})
+    status, _, body = request(server, unknown, data=b'{"a":2}\n')
+    assert (status, "(UNKNOWN_SETTING)" in body) == (404, True), body
+    assert request(server, q("SELECT count() FROM d FORMAT TabSeparated"))[2] == "1\n"
+
+
 def test_query_parameters_are_substituted_by_the_engine(server):
     path = "/?" + urllib.parse.urlencode({"query": "SELECT {n:UInt8} * 2 FORMAT TabSeparated", "param_n": "21"})
     assert request(server, path)[2] == "42\n"
