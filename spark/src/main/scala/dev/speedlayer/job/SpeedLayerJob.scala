@@ -107,6 +107,7 @@ object SpeedLayerJob {
       .load()
 
   def start(spark: SparkSession, config: JobConfig): StreamingQuery = {
+    StateFormat.verify(config.checkpointDir, spark.sessionState.newHadoopConf())
     val pipeline = Contract.pipeline
     val batch = new SpeedLayerBatch(
       clickhouse = config.clickhouse,

@@ -151,6 +151,26 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
     assert(SpeedLayerJob.failureExitCode(failure, checkpoint) === Contract.pipeline.protocol.checkpointUnreadableExitCode)
   }
 
+  test("the state's shape is recorded in a new checkpoint; a checkpoint recording another is refused, naming it and the fix") {
+    val checkpoint = Files.createTempDirectory("speedlayer-state-shape").resolve("checkpoint").toString
+    val conf = spark.sessionState.newHadoopConf()
+    StateFormat.verify(checkpoint, conf)
+    val recorded = java.nio.file.Paths.get(checkpoint, StateFormat.FileName)
+    assert(new String(Files.readAllBytes(recorded), "UTF-8") === Encoders.product[UserState].schema.json)
+    StateFormat.verify(checkpoint, conf) // the same job again
+    // A job whose UserState had one field fewer wrote it.
+    val before = org.apache.spark.sql.types.StructType(Encoders.product[UserState].schema.fields.dropRight(1))
+    val out = new org.apache.hadoop.fs.Path(checkpoint, StateFormat.FileName).getFileSystem(conf)
+      .create(new org.apache.hadoop.fs.Path(checkpoint, StateFormat.FileName), true)
+    try out.write(before.json.getBytes("UTF-8")) finally out.close()
+    val failure = intercept[StateFormat.Mismatch](StateFormat.verify(checkpoint, conf))
+    val message = SpeedLayerJob.failureMessage(failure, Some(checkpoint))
+    info(message)
+    assert(message.startsWith(s"the checkpoint $checkpoint could not be read (corrupted, or written by an incompatible version of the job; " +
+      "'speedlayer submit --reset-checkpoint' discards it, after saying what is replayed and lost): "), message)
+    assert(SpeedLayerJob.failureExitCode(failure, checkpoint) === Contract.pipeline.protocol.checkpointUnreadableExitCode)
+  }
+
   test("two batches: user dimension, tiers, the watermark of earlier batches makes a late event, a duplicate across batches, LOGOUT") {
     val tEnd0 = T0 + 10 * Min + 1000
     val wm1 = tEnd0 - 120 * 1000L
