@@ -1,4 +1,4 @@
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { WebhookNotification } from '../../clients/alertmanager.ts';
@@ -17,6 +17,7 @@ import { kafkaComponent } from './components/kafka.ts';
 import { buildSparkJob, readJobProgress, sparkJobComponent } from './components/spark-job.ts';
 import { discardCheckpoint, readCheckpoint, recordsBetween } from './checkpoint.ts';
 import { alertmanagerComponent, exporterComponent, prometheusComponent } from './monitoring/components.ts';
+import { readNotificationLines } from './monitoring/notification-log.ts';
 import { diskCheck, javaCheck, mavenCheck, memoryCheck, monitoringChecks, portChecks, pythonCheck } from './doctor.ts';
 import { localPaths } from './paths.ts';
 import { newPassword, readStackState, removeStackState, writeStackState, type LocalStackState } from './stack-state.ts';
@@ -261,11 +262,10 @@ export function createLocalTarget(ctx: TargetContext): Target {
     },
 
     async alertNotifications() {
-      const text = await readFile(paths.notificationsFile, 'utf8').catch(() => '');
       // A line cut short (the exporter stopped while appending) is skipped, not fatal to `alerts`.
-      return text.split('\n').flatMap((line) => {
+      return (await readNotificationLines(paths.notificationsFile)).flatMap((line) => {
         try {
-          return line ? [JSON.parse(line) as WebhookNotification] : [];
+          return [JSON.parse(line) as WebhookNotification];
         } catch {
           return [];
         }

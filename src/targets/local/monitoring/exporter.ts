@@ -1,4 +1,4 @@
-import { appendFile, readFile, statfs } from 'node:fs/promises';
+import { readFile, statfs } from 'node:fs/promises';
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin } from 'kafkajs';
@@ -11,6 +11,7 @@ import { lastJobFailure, supervisorStateFile } from '../components/spark-job.ts'
 import { readSupervisorState } from '../restart-policy.ts';
 import { isAlive, ManagedProcess } from '../supervisor.ts';
 import { Histogram, MetricsText, type Labels } from './metrics-text.ts';
+import { appendNotification } from './notification-log.ts';
 
 /**
  * The local target's exporter: what has no /metrics endpoint of its own (Kafka, the embedded
@@ -218,7 +219,7 @@ export async function startExporter(o: ExporterOptions): Promise<{ close(): Prom
           return;
         }
         const line = JSON.stringify({ receivedAt: new Date().toISOString(), ...(notification as object) });
-        appendFile(o.notificationsFile, `${line}\n`).then(
+        appendNotification(o.notificationsFile, line).then(
           () => res.writeHead(200).end('ok'),
           (err: Error) => res.writeHead(500).end(err.message),
         );
