@@ -14,23 +14,34 @@ import org.slf4j.LoggerFactory
  * the batch's watermark) plus the batch's late / duplicate / dead-letter counts, which
  * SpeedLayerBatch left in BatchCounters. Written when Spark reports the progress (after the
  * batch), with the token `<queryId>-<batchId>-<table>`; the table keeps the latest row per
- * (query_name, batch_id). Progress is telemetry: a failed write is logged, never fatal.
+ * (query_name, batch_id). Progress is telemetry: a failed write is logged, never fatal. A row that
+ * could not be written (ClickHouse away longer than the 5-s retry, e.g. stopped right after a
+ * batch's inserts) is kept and sent again, oldest first, before the next batch's row; its token
+ * makes a repeat a no-op. At most `maxPending` rows are kept (the oldest go first, logged); rows
+ * still kept when the job stops are lost.
  */
-final class PipelineProgressWriter(clickhouse: ClickHouseConfig, table: String) extends StreamingQueryListener {
+final class PipelineProgressWriter(clickhouse: ClickHouseConfig, table: String, maxPending: Int = 1000) extends StreamingQueryListener {
   private val log = LoggerFactory.getLogger(getClass)
+  /** (token, JSON line) of rows not written yet, oldest first. */
+  private val pending = new java.util.ArrayDeque[(String, String)]()
 
   override def onQueryStarted(event: StreamingQueryListener.QueryStartedEvent): Unit = ()
   override def onQueryTerminated(event: StreamingQueryListener.QueryTerminatedEvent): Unit = ()
 
-  override def onQueryProgress(event: StreamingQueryListener.QueryProgressEvent): Unit = {
+  override def onQueryProgress(event: StreamingQueryListener.QueryProgressEvent): Unit = pending.synchronized {
     val p = event.progress
     val counts = BatchCounters.take(p.id.toString, p.batchId).getOrElse(BatchCounts())
-    val json = PipelineProgressWriter.row(p, counts)
+    pending.addLast((s"${p.id}-${p.batchId}-$table", PipelineProgressWriter.row(p, counts)))
+    while (pending.size > maxPending) log.warn(s"dropped the $table row ${pending.removeFirst()._1}: more than $maxPending rows could not be written")
     try {
-      ClickHouseSink.insertWithRetry(clickhouse.copy(retryForMs = 5000), table, PipelineProgressWriter.columns,
-        s"${p.id}-${p.batchId}-$table", (json + "\n").getBytes(StandardCharsets.UTF_8), 1)
+      while (!pending.isEmpty) {
+        val (token, json) = pending.peekFirst()
+        ClickHouseSink.insertWithRetry(clickhouse.copy(retryForMs = 5000), table, PipelineProgressWriter.columns,
+          token, (json + "\n").getBytes(StandardCharsets.UTF_8), 1)
+        pending.removeFirst()
+      }
     } catch {
-      case NonFatal(e) => log.warn(s"could not write the $table row of batch ${p.batchId}: $e")
+      case NonFatal(e) => log.warn(s"could not write the $table row of batch ${p.batchId} (${pending.size} kept, sent again after the next batch): $e")
     }
   }
 }

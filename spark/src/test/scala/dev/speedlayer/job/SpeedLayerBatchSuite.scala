@@ -268,6 +268,36 @@ class SpeedLayerBatchSuite extends AnyFunSuite with SharedSpark with BeforeAndAf
     assert(clickhouse.storedRows("late_events").head.contains("\"watermark\":\"2025-01-15 10:08:00.000\""))
   }
 
+  test("pipeline_progress: a row that could not be written (ClickHouse away) is sent again, first, with the next batch's") {
+    val writer = new PipelineProgressWriter(chConfig, "pipeline_progress")
+    spark.streams.addListener(writer)
+    val away = new java.util.concurrent.atomic.AtomicBoolean(true)
+    clickhouse.failWhen = request => away.get && request.table.contains("pipeline_progress")
+    val input = MemoryStream[KafkaSourceRow](Encoders.product[KafkaSourceRow], spark.sqlContext)
+    val query = start(input, tempCheckpoint())
+    def stored = clickhouse.storedRows("pipeline_progress").map(l => new com.fasterxml.jackson.databind.ObjectMapper().readTree(l))
+    def waitFor(done: => Boolean): Unit = {
+      val deadline = System.nanoTime() + 30L * 1000 * 1000 * 1000
+      while (!done && System.nanoTime() < deadline) Thread.sleep(50)
+    }
+    try {
+      input.addData(Seq(source(utf8(pageView), 0), source(utf8(pageView), 1)))
+      query.processAllAvailable()
+      // The writer retries for 5 s, then keeps the row.
+      waitFor(clickhouse.insertsInto("pipeline_progress").nonEmpty)
+      Thread.sleep(6000)
+      assert(stored.isEmpty)
+      away.set(false)
+      input.addData(Seq(source(utf8(search), 2)))
+      query.processAllAvailable()
+      waitFor(stored.size >= 2)
+    } finally {
+      query.stop()
+      spark.streams.removeListener(writer)
+    }
+    assert(stored.map(row => (row.get("batch_id").asLong(), row.get("duplicate_rows").asLong())) === Seq((0L, 1L), (1L, 0L)))
+  }
+
   test("the query id is only known inside a streaming query") {
     val e = intercept[IllegalStateException](SpeedLayerBatch.queryId(spark.range(1).toDF()))
     assert(e.getMessage.contains("no query id"))
