@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { oneAtATime } from '../../base/one-at-a-time.ts';
 import { pipeline } from '../../contract/index.ts';
 import { decideRestart, describeEnd, FAILURE_LINE_CHARS, writeSupervisorState, type RestartPolicy, type SupervisorState } from './restart-policy.ts';
 
@@ -28,11 +29,7 @@ let restartTimer: NodeJS.Timeout | undefined;
 const say = (line: string) => process.stdout.write(`SPEEDLAYER_SUPERVISOR ${line}\n`);
 // One write at a time: two at once share the temporary file, and one that loses the race could leave
 // the state file empty at exit (seen when the job could not even be started).
-let saving: Promise<void> = Promise.resolve();
-const save = (): Promise<void> =>
-  (saving = saving.then(() => writeSupervisorState(plan.stateFile, state)).catch((e: Error) => {
-    say(`cannot write ${plan.stateFile}: ${e.message}`);
-  }));
+const save = oneAtATime(() => writeSupervisorState(plan.stateFile, state).catch((e: Error) => say(`cannot write ${plan.stateFile}: ${e.message}`)));
 
 function run(): void {
   const started = Date.now();

@@ -3,6 +3,7 @@ import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin } from 'kafkajs';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { oneAtATime } from '../../../base/one-at-a-time.ts';
 import { clickhouseClient, dashboardClient } from '../../../clients/clickhouse.ts';
 import { kafkaClient } from '../../../clients/kafka.ts';
 import { loadDashboardQueries, pipeline } from '../../../contract/index.ts';
@@ -204,6 +205,8 @@ export async function startExporter(o: ExporterOptions): Promise<{ close(): Prom
   }, o.collectIntervalMs);
   void loop(probe, o.probeIntervalMs);
 
+  // One append at a time: two at once could both move the full log aside, the second over the first's.
+  const logNotification = oneAtATime(appendNotification);
   const server = http.createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/metrics') {
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text);
@@ -219,7 +222,7 @@ export async function startExporter(o: ExporterOptions): Promise<{ close(): Prom
           return;
         }
         const line = JSON.stringify({ receivedAt: new Date().toISOString(), ...(notification as object) });
-        appendNotification(o.notificationsFile, line).then(
+        logNotification(o.notificationsFile, line).then(
           () => res.writeHead(200).end('ok'),
           (err: Error) => res.writeHead(500).end(err.message),
         );

@@ -22,6 +22,7 @@ import org.slf4j.LoggerFactory
  */
 final class PipelineProgressWriter(clickhouse: ClickHouseConfig, table: String, maxPending: Int = 1000) extends StreamingQueryListener {
   private val log = LoggerFactory.getLogger(getClass)
+  private val writer = clickhouse.copy(retryForMs = 5000)
   /** (token, JSON line) of rows not written yet, oldest first. */
   private val pending = new java.util.ArrayDeque[(String, String)]()
 
@@ -32,12 +33,14 @@ final class PipelineProgressWriter(clickhouse: ClickHouseConfig, table: String, 
     val p = event.progress
     val counts = BatchCounters.take(p.id.toString, p.batchId).getOrElse(BatchCounts())
     pending.addLast((s"${p.id}-${p.batchId}-$table", PipelineProgressWriter.row(p, counts)))
-    while (pending.size > maxPending) log.warn(s"dropped the $table row ${pending.removeFirst()._1}: more than $maxPending rows could not be written")
+    while (pending.size > maxPending) {
+      val (dropped, _) = pending.removeFirst()
+      log.warn(s"dropped the $table row $dropped: more than $maxPending rows could not be written")
+    }
     try {
       while (!pending.isEmpty) {
         val (token, json) = pending.peekFirst()
-        ClickHouseSink.insertWithRetry(clickhouse.copy(retryForMs = 5000), table, PipelineProgressWriter.columns,
-          token, (json + "\n").getBytes(StandardCharsets.UTF_8), 1)
+        ClickHouseSink.insertWithRetry(writer, table, PipelineProgressWriter.columns, token, (json + "\n").getBytes(StandardCharsets.UTF_8), 1)
         pending.removeFirst()
       }
     } catch {
