@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -80,7 +80,9 @@ export class ManagedProcess {
         ports: opts.ports,
         logFile: this.logFile,
       };
-      await writeFile(this.pidFile, JSON.stringify(rec, null, 2));
+      // Whole or not at all: `status`, `down` and another `up` read it while this one runs.
+      await writeFile(`${this.pidFile}.tmp`, JSON.stringify(rec, null, 2));
+      await rename(`${this.pidFile}.tmp`, this.pidFile);
       return rec;
     } finally {
       closeSync(fd);
