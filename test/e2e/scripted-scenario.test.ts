@@ -100,6 +100,8 @@ describe('scripted scenario on the local stack', () => {
       // Phase 3: erin's event is older than the watermark of every batch from now on.
       await send(pipeline.kafka.topics.events.name, asMessages([erin]));
       await until('erin in late_events', async () => (await count('SELECT count() AS n FROM late_events')) === 1);
+      // Its batch's pipeline_progress row is written after the batch commits, by a listener.
+      await until('erin counted in pipeline_progress', async () => (await count('SELECT sum(late_rows) AS n FROM pipeline_progress FINAL')) >= 1);
     } finally {
       await producer.disconnect();
     }
