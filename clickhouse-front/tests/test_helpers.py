@@ -205,7 +205,7 @@ def test_result_cache_runs_identical_requests_in_flight_once_and_expires():
     import threading
     import time
 
-    cache = s.ResultCache(ttl_s=0.2)
+    cache = s.ResultCache(ttl_s=0.2, refresh_after_s=10)  # no refresh ahead here: the next test
     runs = []
     gate = threading.Event()
 
@@ -227,6 +227,58 @@ def test_result_cache_runs_identical_requests_in_flight_once_and_expires():
     assert cache.get_or_run(("other",), run, 5).body == b"answer 2"  # another key
     time.sleep(0.25)
     assert cache.get_or_run(("q",), run, 5).body == b"answer 3"  # expired
+
+
+def test_result_cache_serves_an_aging_answer_at_once_and_refreshes_it_in_the_background():
+    import threading
+    import time
+
+    cache = s.ResultCache(ttl_s=1.0, refresh_after_s=0.2)
+    runs = []
+    release = threading.Event()
+
+    def run():
+        runs.append(1)
+        if len(runs) == 2:
+            release.wait(3)  # the refresh takes its time
+        return s.QueryOutcome(f"answer {len(runs)}".encode(), "JSON", True, s.summary_dict())
+
+    def get():
+        return cache.get_or_run(("q",), run, 5).body
+
+    assert get() == b"answer 1"
+    time.sleep(0.3)  # older than refresh_after_s, younger than the TTL
+    started = time.monotonic()
+    assert [get(), get(), get()] == [b"answer 1"] * 3  # at once, while one refresh runs
+    assert time.monotonic() - started < 1.5  # (waiting for the refresh would take 3 s)
+    assert len(runs) == 2
+    release.set()
+    deadline = time.monotonic() + 3
+    while get() != b"answer 2" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert (get(), len(runs)) == (b"answer 2", 2)
+    time.sleep(1.05)  # older than the TTL: never served, the request runs the query itself
+    assert get() == b"answer 3"
+
+
+def test_result_cache_keeps_the_answer_when_a_background_refresh_fails_until_it_expires():
+    import time
+
+    cache = s.ResultCache(ttl_s=0.6, refresh_after_s=0.1)
+    outcomes = [s.QueryOutcome(b"answer", "JSON", True, s.summary_dict())]
+
+    def run():
+        if outcomes:
+            return outcomes.pop()
+        raise s.ClickHouseError.front("BAD_ARGUMENTS", "refused")
+
+    assert cache.get_or_run(("q",), run, 5).body == b"answer"
+    time.sleep(0.2)
+    assert cache.get_or_run(("q",), run, 5).body == b"answer"  # starts a refresh, which fails
+    time.sleep(0.1)
+    assert cache.get_or_run(("q",), run, 5).body == b"answer"  # still within the TTL
+    time.sleep(0.6)
+    assert error_of(lambda: cache.get_or_run(("q",), run, 5)).name == "BAD_ARGUMENTS"
 
 
 def test_result_cache_does_not_keep_errors():
