@@ -53,8 +53,9 @@ Implemented (the HTTP front)
       a request may tighten them (URL settings, SETTINGS clause), never loosen them
       (``SETTING_CONSTRAINT_VIOLATION``). Its own pool keeps dashboards from holding the handles the
       inserts need. With ``--dashboard-cache-ms`` identical dashboard reads within that time share one
-      answer and identical reads in flight run once (``ResultCache``, in place of ClickHouse's query
-      cache, which chDB does not provide); ``use_query_cache=0`` on a request bypasses it.
+      answer, refreshed in the background once past half of it, and identical reads in flight run
+      once (``ResultCache``, in place of ClickHouse's query cache, which chDB does not provide);
+      ``use_query_cache=0`` on a request bypasses it.
     * Responses carry ``X-ClickHouse-Query-Id``, ``X-ClickHouse-Format`` (for queries that return
       data), ``X-ClickHouse-Timezone``, ``X-ClickHouse-Server-Display-Name``, ``X-ClickHouse-Summary``
       (read_rows/read_bytes from the engine's storage counters, written_rows/written_bytes,
