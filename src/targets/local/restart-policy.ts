@@ -1,4 +1,5 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeJsonWhole } from '../../base/write-whole.ts';
 import { pipeline } from '../../contract/index.ts';
 
 /**
@@ -86,9 +87,7 @@ export async function readSupervisorState(file: string): Promise<SupervisorState
 }
 
 export async function writeSupervisorState(file: string, s: SupervisorState): Promise<void> {
-  const tmp = `${file}.tmp`;
-  await writeFile(tmp, JSON.stringify(s, null, 2));
-  await rename(tmp, file);
+  await writeJsonWhole(file, s);
 }
 
 /** One line for `status` about a running or stopped supervisor. */

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { writeJsonWhole } from '../../base/write-whole.ts';
 
 /**
  * Long-running local servers are started detached (their own process group, output appended to a
@@ -80,9 +81,8 @@ export class ManagedProcess {
         ports: opts.ports,
         logFile: this.logFile,
       };
-      // Whole or not at all: `status`, `down` and another `up` read it while this one runs.
-      await writeFile(`${this.pidFile}.tmp`, JSON.stringify(rec, null, 2));
-      await rename(`${this.pidFile}.tmp`, this.pidFile);
+      // `status`, `down` and another `up` read it while this one runs.
+      await writeJsonWhole(this.pidFile, rec);
       return rec;
     } finally {
       closeSync(fd);
