@@ -2,8 +2,8 @@ import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 
 // patches/kafkajs+2.2.4.patch (applied by `npm ci`'s postinstall): an idle kafkajs connection
-// must not re-arm its pending-requests check every millisecond (kafkajs #1556, #1704), the
-// exporter's whole idle CPU. Throttled or waiting requests must still be checked.
+// must not re-arm its pending-requests check every millisecond (kafkajs #1556, #1704): that loop
+// was most of the monitoring exporter's idle CPU. Throttled or waiting requests must still be checked.
 const RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as new (options: object) => {
   pending: unknown[];
   throttledUntil: number;
