@@ -25,6 +25,7 @@ describe('benchmark suite (smoke)', () => {
       max_sustained_eps: num,
       e2e_latency_ms_at_10k: q,
       batch_ms_at_10k: { p50: num, p95: num },
+      e2e_latency_ms_at_10k_one_core_busy: q,
       job_cpu_s_per_million_events: num,
       job_cpu_s_per_million_events_baseline: baseline ? num : null,
       idle_cpu_cores: { job: num, kafka: num, clickhouse: num, total: num },
