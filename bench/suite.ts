@@ -24,6 +24,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { kafkaClient } from '../src/clients/kafka.ts';
+import { LOADTEST_DEFAULTS } from '../src/config/loadtest-defaults.ts';
 import { pipeline, PROJECT_ROOT } from '../src/contract/index.ts';
 import { EventGenerator } from '../src/loadgen/events.ts';
 import { produceLoad } from '../src/loadgen/producer.ts';
@@ -441,8 +442,8 @@ async function measure(o: SuiteOptions, baselineDir: string | undefined): Promis
 
       const busyRate = curve.some((s) => s.target_eps === 10000) ? 10000 : curve[0]!.target_eps;
       log(`one core busy: ${busyRate} events/s for ${o.duration} s while another process spins on a core`);
-      // Bounded: the load, its warm-up and the loadtest's longest drain wait (240 s).
-      const spinner = spinOneCore(o.warmup + o.duration + 240);
+      // Bounded: the load, its warm-up and the loadtest's two longest drain waits (warm-up's, run's).
+      const spinner = spinOneCore(o.warmup + o.duration + 2 * LOADTEST_DEFAULTS.drainTimeoutSeconds);
       try {
         result.one_core_busy = await loadStep((a, x) => sb.run(a, x), sampler, path.join(paths.sparkDir, 'spark-job.log'), busyRate, o.duration, o.warmup);
       } finally {
