@@ -70,10 +70,10 @@ object ClickHouseSink {
   /**
    * One Spark partition of a micro-batch of the stateful stage's output: one insert per table
    * that has rows, with the token `<queryId>-<batchId>-<table>-s<sparkPartition>`. Here the
-   * Spark partition id is deterministic: the rows come out of flatMapGroupsWithState, whose
+   * Spark partition id is deterministic: the rows come out of transformWithState, whose
    * partition i is shuffle partition i (hash of user_id), the same partition as its state
    * store and so the same on a replay (spark.sql.shuffle.partitions is fixed by the checkpoint),
-   * and the processor's output is a function of (state, input offsets, watermark, batch time),
+   * and the processor's output is a function of (state and timers, input offsets, watermark, batch time),
    * all restored from the checkpoint. Rows with no Kafka record of their own (a session closed
    * by the watermark) need such a name.
    *

@@ -14,19 +14,20 @@ import org.apache.spark.sql.streaming.StreamingQueryListener.{QueryProgressEvent
 
 /**
  * Micro-batches only while something can still change, instead of Spark's no-data batch on
- * every trigger (which ProcessingTimeTimeout asks for forever: each one scans every user's state
- * for due timeouts, ~0.45 of a core on an idle stack).
+ * every trigger (which a stateful operator in processing time asks for forever; with
+ * flatMapGroupsWithState's timeouts each one scanned every user's state, ~0.45 of a core on an
+ * idle stack).
  *
  * The job runs with `spark.sql.streaming.noDataMicroBatches.enabled=false`. Nothing in the state
  * can change while no event arrives, except as the consequence of the last events: the next batch
- * applies the watermark they raised, and each user's processing-time timeout (at most
+ * applies the watermark they raised, and each user's processing-time timer (at most
  * `stateRevisitSeconds` away, UserProcessor.revisitDelayMs) then visits it under that watermark,
  * closing the sessions it expired. So for `stateRevisitSeconds` + a few triggers after the last
  * batch that read events, this ticker sends one tombstone per trigger to the compacted users
  * topic (a deletion of a key no user has: ClassifyRecords yields nothing for it); each makes a
- * batch, which runs the due timeouts like a no-data batch did. After that the job is idle until
+ * batch, which runs the due timers like a no-data batch would. After that the job is idle until
  * events come again. The window also opens when the query starts (a restart restores state whose
- * timeouts may be due).
+ * timers may be due).
  */
 final class IdleTicker(bootstrapServers: String, eventsTopic: String, usersTopic: String, triggerMs: Long, windowMs: Long)
     extends StreamingQueryListener {
@@ -56,7 +57,7 @@ final class IdleTicker(bootstrapServers: String, eventsTopic: String, usersTopic
     try producer.close() catch { case NonFatal(_) => () }
   }
 
-  // Only once a trigger passed without events (while they flow, the batches run the timeouts
+  // Only once a trigger passed without events (while they flow, the batches run the timers
   // anyway) and until the window closes.
   private def tick(): Unit = {
     val quietForMs = System.currentTimeMillis() - lastEventsMs.get()

@@ -10,13 +10,13 @@ import org.apache.spark.sql.Encoders
  * The shape of the per-user state a checkpoint holds. The state is Kryo bytes (ProcessUsers), so
  * Spark's state schema check sees one binary column whatever UserState looks like, and Kryo would
  * misread a state written by a job whose UserState had other fields. The job records the shape (the
- * schema Spark would give UserState) in the checkpoint and refuses to start on another one, as Spark
- * refuses a struct state of another shape.
+ * operator that keeps the state, and the schema Spark would give StoredUser) in the checkpoint and
+ * refuses to start on another one, as Spark refuses a struct state of another shape.
  */
 object StateFormat {
   val FileName = "speedlayer-state-format.json"
 
-  val shape: String = Encoders.product[UserState].schema.json
+  val shape: String = s"""{"operator":"transformWithState","state":${Encoders.product[StoredUser].schema.json}}"""
 
   final class Mismatch(message: String) extends IllegalStateException(message)
 

@@ -7,7 +7,8 @@ import java.util.UUID
 
 import scala.collection.mutable.ArrayBuffer
 
-import org.apache.spark.sql.streaming.GroupState
+import org.apache.spark.sql.Encoders
+import org.apache.spark.sql.streaming.{ExpiredTimerInfo, OutputMode, StatefulProcessor, TTLConfig, TimeMode, TimerValues, ValueState}
 
 /**
  * The open session of a user (docs/processing.md, Sessions). `start_ms` never changes (it names
@@ -64,9 +65,8 @@ object UserState {
 /**
  * The stateful processing of docs/processing.md, for one user and one micro-batch: late
  * detection, deduplication by event_id, lifetime spend and tiers, sessions. [[UserProcessor.process]]
- * is a pure function of (state, input rows, watermark); [[UserProcessor.apply]] adapts it to
- * Spark's `flatMapGroupsWithState` (see ProcessUsers for how it is run and why with
- * ProcessingTimeTimeout).
+ * is a pure function of (state, input rows, watermark); [[UserStateProcessor]] adapts it to
+ * Spark's `transformWithState` (see ProcessUsers for how it is run and why in processing time).
  */
 object UserProcessor {
   val SessionGapMs: Long = 30L * 60 * 1000
@@ -87,26 +87,6 @@ object UserProcessor {
     else throw new IllegalStateException(
       s"the checkpointed state of session ${s.session_id} has ${s.counts.length} counts, pipeline.json sessions.counters lists $n " +
         "(counters are append only): 'speedlayer submit --reset-checkpoint' discards the state")
-  }
-
-  /**
-   * The `flatMapGroupsWithState` function; its rows are rendered for ClickHouse (RenderOutput).
-   * Dead letters (their own keys) pass through statelessly. For a user: process, store the new state, and ask to be called again (after at
-   * most `revisitMs` of processing time, see revisitDelayMs) when the state holds an open session or event ids, so
-   * that the session is closed and the ids forgotten as the watermark moves on even if the
-   * user sends nothing more. The state itself never expires: it holds the user's lifetime
-   * spend.
-   */
-  def apply(revisitMs: Long)(key: String, values: Iterator[Inbound], state: GroupState[UserState]): Iterator[OutputLines] = {
-    if (Inbound.isDeadLetterKey(key)) {
-      values.flatMap(_.dead_letter).map(d => RenderOutput(Output(dead_letter = Some(d))))
-    } else {
-      val inputs = if (state.hasTimedOut) Seq.empty else values.toSeq
-      val (next, out) = process(key, state.getOption, inputs, state.getCurrentWatermarkMs())
-      state.update(next)
-      if (next.needsRevisit) state.setTimeoutDuration(revisitDelayMs(next, state.getCurrentWatermarkMs(), revisitMs))
-      out.iterator.map(RenderOutput(_))
-    }
   }
 
   /**
@@ -312,4 +292,62 @@ object UserProcessor {
 
     (UserState(base, lifetime, hi.toArray, lo.toArray, ms.toArray, session), out.toSeq)
   }
+}
+
+/**
+ * The `transformWithState` processor: [[UserProcessor.process]] with the user's state in a value
+ * state (Kryo bytes, ProcessUsers says why) and one processing-time timer per user; its rows are
+ * rendered for ClickHouse (RenderOutput). Dead letters (their own keys) pass through statelessly.
+ *
+ * The timer asks for a visit without input (after at most `revisitMs`, see
+ * UserProcessor.revisitDelayMs) while the state holds an open session or event ids, so that the
+ * session is closed and the ids forgotten as the watermark moves on even if the user sends
+ * nothing more. The state itself never expires: it holds the user's lifetime spend. A timer that
+ * is already due no later than needed is kept: an active user then costs no timer writes on most
+ * batches, only one visit without input per `revisitMs` (a visit too early changes nothing).
+ */
+final class UserStateProcessor(revisitMs: Long) extends StatefulProcessor[String, Inbound, OutputLines] {
+  @transient private var user: ValueState[StoredUser] = _
+
+  override def init(outputMode: OutputMode, timeMode: TimeMode): Unit =
+    user = getHandle.getValueState[StoredUser](UserStateProcessor.StateName, Encoders.kryo[StoredUser], TTLConfig.NONE)
+
+  override def handleInputRows(key: String, rows: Iterator[Inbound], timerValues: TimerValues): Iterator[OutputLines] =
+    if (Inbound.isDeadLetterKey(key)) rows.flatMap(_.dead_letter).map(d => RenderOutput(Output(dead_letter = Some(d))))
+    else visit(key, rows.toSeq, timerValues, firing = None)
+
+  override def handleExpiredTimer(key: String, timerValues: TimerValues, expiredTimerInfo: ExpiredTimerInfo): Iterator[OutputLines] =
+    visit(key, Seq.empty, timerValues, firing = Some(expiredTimerInfo.getExpiryTimeInMs))
+
+  /** @param firing the timer being handled (Spark deletes it afterwards), if this is its visit */
+  private def visit(key: String, inputs: Seq[Inbound], timerValues: TimerValues, firing: Option[Long]): Iterator[OutputLines] = {
+    val watermarkMs = timerValues.getCurrentWatermarkInMs
+    val nowMs = timerValues.getCurrentProcessingTimeInMs
+    val stored = Option(user.get()) // null when the user has none (one read, not exists() and get())
+    val (next, out) = UserProcessor.process(key, stored.map(_.state), inputs, watermarkMs)
+    val registered = stored.map(_.timer_ms).filter(t => t != StoredUser.NoTimer && !firing.contains(t))
+    val wanted = if (next.needsRevisit) Some(nowMs + UserProcessor.revisitDelayMs(next, watermarkMs, revisitMs)) else None
+    val timer = (registered, wanted) match {
+      // A timer due at or before this batch's time would fire in this batch, after this visit.
+      case (Some(pending), Some(due)) if pending > nowMs && pending <= due => pending
+      case _ =>
+        val handle = getHandle
+        registered.foreach(handle.deleteTimer)
+        wanted.foreach(handle.registerTimer)
+        wanted.getOrElse(StoredUser.NoTimer)
+    }
+    user.update(StoredUser(next, timer))
+    out.iterator.map(RenderOutput(_))
+  }
+}
+
+/** What the value state holds: the user's state and the time of its timer, so that a visit reads no timer list. */
+final case class StoredUser(state: UserState, timer_ms: Long)
+
+object StoredUser {
+  val NoTimer: Long = -1L
+}
+
+object UserStateProcessor {
+  val StateName = "user"
 }

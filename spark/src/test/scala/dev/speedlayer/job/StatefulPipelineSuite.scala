@@ -113,14 +113,15 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
     assert(sessions(out.flatten).filter(fields(_, "user_id") == Seq("u2")).map(fields(_, "status")) === Seq(Seq("active")))
   }
 
-  test("a checkpoint whose state has another shape (the session counters before pipeline.json listed them) is refused, naming the checkpoint and the fix") {
+  test("a checkpoint of an earlier job (flatMapGroupsWithState, the session counters before pipeline.json listed them) is refused, naming the checkpoint and the fix") {
     val checkpoint = Files.createTempDirectory("speedlayer-old-state").toString
     def query(output: Dataset[OutputLines], input: MemoryStream[KafkaSourceRow]) = output.writeStream
       .outputMode(OutputMode.Update())
       .option("checkpointLocation", checkpoint)
       .foreachBatch((batch: Dataset[OutputLines], _: Long) => { batch.collect(); () })
       .start()
-    // The job before: the same stages, its state a SessionState with one field per counter.
+    // The job before: the same stages, its state kept by flatMapGroupsWithState, a SessionState with
+    // one field per counter. Spark compares the stateful operators before it reads any state.
     val before = MemoryStream[KafkaSourceRow](Encoders.product[KafkaSourceRow], spark.sqlContext)
     val oldState = ClassifyRecords(Limits, UsersTopic)(before.toDF())
       .withWatermark("event_time", "120 seconds")
@@ -145,7 +146,7 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
       } finally second.stop()
     val message = SpeedLayerJob.failureMessage(failure, Some(checkpoint))
     info(message)
-    assert(message.contains("STATE_STORE_VALUE_SCHEMA_NOT_COMPATIBLE"), message)
+    assert(message.contains("STREAMING_STATEFUL_OPERATOR_NOT_MATCH_IN_STATE_METADATA"), message)
     assert(message.startsWith(s"the checkpoint $checkpoint could not be read (corrupted, or written by an incompatible version of the job; " +
       "'speedlayer submit --reset-checkpoint' discards it, after saying what is replayed and lost): "), message)
     assert(SpeedLayerJob.failureExitCode(failure, checkpoint) === Contract.pipeline.protocol.checkpointUnreadableExitCode)
@@ -156,19 +157,24 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
     val conf = spark.sessionState.newHadoopConf()
     StateFormat.verify(checkpoint, conf)
     val recorded = java.nio.file.Paths.get(checkpoint, StateFormat.FileName)
-    assert(new String(Files.readAllBytes(recorded), "UTF-8") === Encoders.product[UserState].schema.json)
+    assert(new String(Files.readAllBytes(recorded), "UTF-8") === StateFormat.shape)
+    assert(StateFormat.shape.contains(Encoders.product[UserState].schema.json))
     StateFormat.verify(checkpoint, conf) // the same job again
-    // A job whose UserState had one field fewer wrote it.
-    val before = org.apache.spark.sql.types.StructType(Encoders.product[UserState].schema.fields.dropRight(1))
-    val out = new org.apache.hadoop.fs.Path(checkpoint, StateFormat.FileName).getFileSystem(conf)
-      .create(new org.apache.hadoop.fs.Path(checkpoint, StateFormat.FileName), true)
-    try out.write(before.json.getBytes("UTF-8")) finally out.close()
-    val failure = intercept[StateFormat.Mismatch](StateFormat.verify(checkpoint, conf))
-    val message = SpeedLayerJob.failureMessage(failure, Some(checkpoint))
-    info(message)
-    assert(message.startsWith(s"the checkpoint $checkpoint could not be read (corrupted, or written by an incompatible version of the job; " +
-      "'speedlayer submit --reset-checkpoint' discards it, after saying what is replayed and lost): "), message)
-    assert(SpeedLayerJob.failureExitCode(failure, checkpoint) === Contract.pipeline.protocol.checkpointUnreadableExitCode)
+    // A job whose UserState had one field fewer wrote it; and one that kept it with flatMapGroupsWithState.
+    val fewerFields = StateFormat.shape.replace(Encoders.product[UserState].schema.json,
+      org.apache.spark.sql.types.StructType(Encoders.product[UserState].schema.fields.dropRight(1)).json)
+    val flatMapGroupsWithState = Encoders.product[UserState].schema.json
+    Seq(fewerFields, flatMapGroupsWithState).foreach { written =>
+      val out = new org.apache.hadoop.fs.Path(checkpoint, StateFormat.FileName).getFileSystem(conf)
+        .create(new org.apache.hadoop.fs.Path(checkpoint, StateFormat.FileName), true)
+      try out.write(written.getBytes("UTF-8")) finally out.close()
+      val failure = intercept[StateFormat.Mismatch](StateFormat.verify(checkpoint, conf))
+      val message = SpeedLayerJob.failureMessage(failure, Some(checkpoint))
+      info(message)
+      assert(message.startsWith(s"the checkpoint $checkpoint could not be read (corrupted, or written by an incompatible version of the job; " +
+        "'speedlayer submit --reset-checkpoint' discards it, after saying what is replayed and lost): "), message)
+      assert(SpeedLayerJob.failureExitCode(failure, checkpoint) === Contract.pipeline.protocol.checkpointUnreadableExitCode)
+    }
   }
 
   test("two batches: user dimension, tiers, the watermark of earlier batches makes a late event, a duplicate across batches, LOGOUT") {

@@ -16,9 +16,9 @@ object TestSpark {
       .config("spark.ui.enabled", "false")
       .config("spark.sql.streaming.noDataProgressEventInterval", "100ms")
       .config("spark.sql.adaptive.enabled", "false")
-      // The job's flatMapGroupsWithState uses ProcessingTimeTimeout, whose operator always asks
+      // The job's transformWithState runs in processing time, whose operator always asks
       // for another (no-data) batch; with no-data batches on, a query never becomes idle and
-      // StreamingQuery.processAllAvailable() never returns. Timeouts are tested with TestGroupState,
+      // StreamingQuery.processAllAvailable() never returns. Timers are tested with InMemoryProcessorHandle,
       // and through the engine by StatefulPipelineSuite, which turns them on in its own session.
       .config("spark.sql.streaming.noDataMicroBatches.enabled", "false")
       .config(JobSparkConf.settings(shufflePartitions = 2))

@@ -2,8 +2,7 @@ package dev.speedlayer.job
 
 import java.time.Instant
 
-import org.apache.spark.api.java.Optional
-import org.apache.spark.sql.streaming.{GroupStateTimeout, TestGroupState}
+import org.apache.spark.sql.streaming.{ExpiredTimerInfo, OutputMode, TimeMode, TimerValues}
 import org.scalatest.funsuite.AnyFunSuite
 
 /** Test data for the stateful stage: events of user u1 at T0 + offsets, Kafka partition 0. */
@@ -229,26 +228,61 @@ class UserProcessorSuite extends AnyFunSuite {
     assert(st.get.lifetime_spend === 50.0)
   }
 
-  test("the flatMapGroupsWithState function with TestGroupState: timeouts, revisit, dead letters") {
+  test("the transformWithState processor with an in-memory handle: state, one timer per user, revisit, dead letters") {
     val gap = UserProcessor.SessionGapMs
-    val f = UserProcessor(revisitMs = 5000) _
-    val state = TestGroupState.create[UserState](Optional.empty[UserState](), GroupStateTimeout.ProcessingTimeTimeout(), batchProcessingTimeMs = 1000L,
-      eventTimeWatermarkMs = Optional.of(0L), hasTimedOut = false)
+    val handle = new InMemoryProcessorHandle
+    val processor = new UserStateProcessor(revisitMs = 5000)
+    processor.setHandle(handle)
+    processor.init(OutputMode.Update(), TimeMode.ProcessingTime())
+    def at(nowMs: Long, watermarkMs: Long): TimerValues = new TimerValues {
+      override def getCurrentProcessingTimeInMs: Long = nowMs
+      override def getCurrentWatermarkInMs: Long = watermarkMs
+    }
+    def expired(ms: Long): ExpiredTimerInfo = new ExpiredTimerInfo { override def getExpiryTimeInMs: Long = ms }
+    def state = handle.valueOf[StoredUser](User, UserStateProcessor.StateName).map(_.state)
     def rendered(o: Output) = RenderOutput(o)
-    val out1 = f(User, Iterator(in(ev(1, "PAGE_VIEW", T0))), state).toSeq
-    assert(out1.flatMap(_.sessions) === Seq(rendered(Output(session = Some(session(T0, T0, "active", 1, pageViews = 1)))).sessions.get))
-    assert(state.exists && state.getTimeoutTimestampMs.get === 6000L)
+    // The timer the state records is the one registered (none: NoTimer).
+    def timerOf(of: String) = {
+      val recorded = handle.valueOf[StoredUser](of, UserStateProcessor.StateName).map(_.timer_ms).filter(_ != StoredUser.NoTimer).toSeq
+      assert(recorded === handle.timersOf(of))
+      recorded
+    }
+    handle.key = User
 
-    // Timed out, the watermark has passed end + 30 min: the session is closed, the ids forgotten, no more timeout.
-    val timedOut = TestGroupState.create[UserState](Optional.of(state.get), GroupStateTimeout.ProcessingTimeTimeout(),
-      batchProcessingTimeMs = 7000L, eventTimeWatermarkMs = Optional.of(T0 + gap + 1), hasTimedOut = true)
-    val out2 = f(User, Iterator.empty, timedOut).toSeq
-    assert(out2 === Seq(rendered(Output(session = Some(session(T0, T0, "closed", 2, pageViews = 1))))))
-    assert(timedOut.exists && timedOut.get.session.isEmpty)
-    assert(!timedOut.getTimeoutTimestampMs.isPresent)
+    val out1 = processor.handleInputRows(User, Iterator(in(ev(1, "PAGE_VIEW", T0))), at(1000L, 0L)).toSeq
+    assert(out1.flatMap(_.sessions) === Seq(rendered(Output(session = Some(session(T0, T0, "active", 1, pageViews = 1)))).sessions.get))
+    val open = state.get
+    assert(open.session.isDefined && timerOf(User) === Seq(6000L))
+
+    // Input 2 s later: the timer (6000) comes before the one needed now (8000), so it stays.
+    processor.handleInputRows(User, Iterator(in(ev(2, "PAGE_VIEW", T0 + 1000))), at(3000L, 0L)).toSeq
+    assert(timerOf(User) === Seq(6000L))
+    // Input in the batch the timer is due in: the visit replaces it (no second visit in the batch).
+    processor.handleInputRows(User, Iterator(in(ev(3, "PAGE_VIEW", T0 + 2000))), at(6000L, 0L)).toSeq
+    assert(timerOf(User) === Seq(11000L))
+    // LOGOUT closes the session; the kept ids are forgotten once the watermark passes the newest
+    // (T0 + 3000), 2,001 ms of event time after this watermark: earlier than the timer, so it moves.
+    val out2 = processor.handleInputRows(User, Iterator(in(ev(4, "LOGOUT", T0 + 3000))), at(7000L, T0 + 1000)).toSeq
+    assert(out2.flatMap(_.sessions).map(_.contains("\"status\":\"closed\"")) === Seq(true))
+    assert(timerOf(User) === Seq(9001L))
+    // The timer fires with the watermark past the newest id: nothing to write, nothing kept, no timer.
+    assert(processor.handleExpiredTimer(User, at(9001L, T0 + 3001), expired(9001L)).isEmpty)
+    handle.deleteTimer(9001L) // what Spark does after the visit
+    assert(state.exists(s => s.session.isEmpty && s.seen_ms.isEmpty) && handle.timersOf(User) === Seq.empty)
+
+    // Another user sends nothing more: when the timer fires and the watermark has passed end + 30 min,
+    // the session is closed and the ids forgotten, with no new timer.
+    val quiet = "u2"
+    handle.key = quiet
+    processor.handleInputRows(quiet, Iterator(in(ev(5, "PAGE_VIEW", T0, user = quiet))), at(1000L, 0L)).toSeq
+    assert(timerOf(quiet) === Seq(6000L))
+    val out3 = processor.handleExpiredTimer(quiet, at(7000L, T0 + gap + 1), expired(6000L)).toSeq
+    handle.deleteTimer(6000L)
+    assert(out3 === Seq(rendered(Output(session = Some(session(T0, T0, "closed", 2, pageViews = 1, user = quiet))))))
+    assert(handle.valueOf[StoredUser](quiet, UserStateProcessor.StateName).map(_.state).exists(s => s.session.isEmpty && s.seen_ms.isEmpty))
+    assert(handle.timersOf(quiet) === Seq.empty)
 
     // The revisit follows the event time still to go, between 1 s and the maximum.
-    val open = timedOut.getOption.get.copy(session = Some(state.get.session.get))
     assert(UserProcessor.revisitDelayMs(open, T0 + gap - 3000, 5000) === 3001L)
     assert(UserProcessor.revisitDelayMs(open, T0 + gap - 100, 5000) === 1000L)
     assert(UserProcessor.revisitDelayMs(open, T0, 5000) === 5000L)
@@ -259,11 +293,11 @@ class UserProcessorSuite extends AnyFunSuite {
     assert(UserProcessor.revisitDelayMs(ids, T0, 3600000L) === 4001L)
     assert(UserProcessor.revisitDelayMs(UserState.empty, T0, 5000) === 5000L)
 
-    // Dead letters pass through, no state.
+    // Dead letters pass through, no state, no timer.
     val dl = DeadLetterRow("schema", "e", "{}", 2, "speedlayer.events", 3, 7, Instant.EPOCH)
-    val dlState = TestGroupState.create[UserState](Optional.empty[UserState](), GroupStateTimeout.ProcessingTimeTimeout(), 1000L, Optional.of(0L), hasTimedOut = false)
-    val out3 = f(Inbound.deadLetterKey(3), Iterator(Inbound(Inbound.deadLetterKey(3), Instant.EPOCH, None, None, Some(dl))), dlState).toSeq
-    assert(out3 === Seq(rendered(Output(dead_letter = Some(dl)))))
-    assert(!dlState.exists)
+    handle.key = Inbound.deadLetterKey(3)
+    val passed = processor.handleInputRows(Inbound.deadLetterKey(3), Iterator(Inbound(Inbound.deadLetterKey(3), Instant.EPOCH, None, None, Some(dl))), at(12000L, 0L)).toSeq
+    assert(passed === Seq(rendered(Output(dead_letter = Some(dl)))))
+    assert(handle.valueOf[StoredUser](Inbound.deadLetterKey(3), UserStateProcessor.StateName).isEmpty && handle.timersOf(Inbound.deadLetterKey(3)).isEmpty)
   }
 }
