@@ -24,7 +24,7 @@ export function batchFigures(log: string, fromMs: number, toMs: number): { count
     'batch duration': batches.map((b) => b.batchDurationMs),
     addBatch: batches.map((b) => b.durationMs?.addBatch ?? 0),
     'state: all updates': batches.map((b) => b.state?.allUpdatesTimeMs ?? 0),
-    'state: all removals (timeout scan)': batches.map((b) => b.state?.allRemovalsTimeMs ?? 0),
+    'state: timers due (allRemovalsTimeMs)': batches.map((b) => b.state?.allRemovalsTimeMs ?? 0),
     'state: commit': batches.map((b) => b.state?.commitTimeMs ?? 0),
     'state: rows updated': batches.map((b) => b.state?.numRowsUpdated ?? 0),
   };

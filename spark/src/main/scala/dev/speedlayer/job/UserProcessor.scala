@@ -37,8 +37,8 @@ final case class SessionState(
  * @param lifetime_spend base_spend + the revenue of every PURCHASE applied so far (a running sum)
  * @param seen_hi        event ids (as UUID high/low bits) kept for deduplication, with their
  * @param seen_lo        event times in `seen_ms`; an id leaves once its time is below the
- * @param seen_ms        watermark. Primitive arrays: the whole state of every user is decoded
- *                       on each batch (Spark's timeout scan), so it must be cheap to decode.
+ * @param seen_ms        watermark. Primitive arrays: every visit decodes and encodes the whole
+ *                       state, so it must be cheap to do.
  * @param session        the open session, if any; closed sessions leave the state.
  */
 final case class UserState(
