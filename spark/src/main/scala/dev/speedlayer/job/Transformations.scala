@@ -56,9 +56,9 @@ object ClassifyRecords {
  * non-event rows carry the epoch (never raises the max).
  *
  * Why timers and not flatMapGroupsWithState's ProcessingTimeTimeout (which this replaced): a
- * timeout is checked by reading every user's state on every batch (~170 ms of a ~1.1-s batch at
- * 10k events/s); timers are kept in an index by time, so a batch visits only the users whose timer
- * is due. In processing time `shouldRunAnotherBatch` is always true, so Spark would run a no-data
+ * timeout is checked by reading every user's state on every batch (170-210 ms of each batch at
+ * 10k events/s, docs/benchmarks.md); timers are kept in an index by time, so a batch visits only
+ * the users whose timer is due. In processing time `shouldRunAnotherBatch` is always true, so Spark would run a no-data
  * batch every trigger forever; the job turns no-data batches off and its IdleTicker makes batches
  * only while a timer can still close something (see there).
  *

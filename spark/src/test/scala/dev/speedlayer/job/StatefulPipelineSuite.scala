@@ -97,10 +97,10 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
     outputs.asScala.toSeq.sortBy(_._1).map(_._2)
   }
 
-  test("a user who sends nothing more: the processing-time timeout closes the session once the watermark passes end + 30 min (the engine's timeout path, RocksDB state)") {
+  test("a user who sends nothing more: the processing-time timer closes the session once the watermark passes end + 30 min (the engine's timer path, RocksDB state)") {
     val closedU1 = (out: Seq[Seq[OutputLines]]) => sessions(out.flatten).exists(s => fields(s, "user_id", "status") == Seq("u1", "closed"))
     // u1's session ends at T0; u2's event 40 minutes later moves the watermark to T0 + 38 min, past
-    // T0 + 30 min. u1 sends nothing: only its timeout (revisit after 1 s) can close the session.
+    // T0 + 30 min. u1 sends nothing: only its timer (revisit after 1 s) can close the session.
     val out = run(Seq(
       Seq(event(1, "PAGE_VIEW", T0, 0)),
       Seq(event(2, "PAGE_VIEW", T0 + 40 * Min, 1, user = "u2"))),
