@@ -310,7 +310,7 @@ final class UserStateProcessor(revisitMs: Long) extends StatefulProcessor[String
   @transient private var user: ValueState[StoredUser] = _
 
   override def init(outputMode: OutputMode, timeMode: TimeMode): Unit =
-    user = getHandle.getValueState[StoredUser](UserStateProcessor.StateName, Encoders.kryo[StoredUser], TTLConfig.NONE)
+    user = getHandle.getValueState[StoredUser](UserStateProcessor.StateName, UserStateProcessor.StateEncoder, TTLConfig.NONE)
 
   override def handleInputRows(key: String, rows: Iterator[Inbound], timerValues: TimerValues): Iterator[OutputLines] =
     if (Inbound.isDeadLetterKey(key)) rows.flatMap(_.dead_letter).map(d => RenderOutput(Output(dead_letter = Some(d))))
@@ -350,4 +350,6 @@ object StoredUser {
 
 object UserStateProcessor {
   val StateName = "user"
+  // Once per JVM: Spark calls init for every partition of every batch.
+  private val StateEncoder = Encoders.kryo[StoredUser]
 }

@@ -13,7 +13,7 @@ import org.apache.spark.sql.streaming.{ListState, MapState, QueryInfo, StatefulP
 final class InMemoryProcessorHandle extends StatefulProcessorHandle {
   var key: String = ""
   private val values = mutable.Map.empty[(String, String), Any]
-  val timers: mutable.Map[String, mutable.SortedSet[Long]] = mutable.Map.empty
+  private val timers = mutable.Map.empty[String, mutable.SortedSet[Long]]
 
   def timersOf(of: String): Seq[Long] = timers.get(of).map(_.toSeq).getOrElse(Seq.empty)
   def valueOf[T](of: String, name: String): Option[T] = values.get((name, of)).map(_.asInstanceOf[T])
