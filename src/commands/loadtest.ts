@@ -60,6 +60,10 @@ const LOADTEST_FLAGS = {
     flags: '--warmup <seconds>', raw: 'warmup', help: 'load produced and drained before the measured run, not measured',
     valid: (v) => v >= 0, expect: 'a number of seconds (0 for none)', example: '15', config: 'warmupSeconds', note: '0 for none',
   },
+  warmupMaxSeconds: {
+    flags: '--warmup-max <seconds>', raw: 'warmupMax', help: 'the warm-up goes on past --warmup until the job keeps up (3 batches in a row within the trigger interval), at most this long',
+    valid: (v) => v >= 0, expect: 'a number of seconds', example: '120', config: 'warmupMaxSeconds', note: 'below --warmup: --warmup',
+  },
   eventTimeScale: {
     flags: '--event-time-scale <factor>', raw: 'eventTimeScale', help: 'event time runs this many times faster than wall time, ending now',
     valid: (v) => v >= 1, expect: 'a factor >= 1', example: '20', fallback: () => 1,
@@ -125,14 +129,19 @@ export function parseLoadtestFlags(raw: Record<string, unknown>, ctx: Pick<Comma
   return checkEventClock(flags as LoadtestFlags);
 }
 
+/** The longest the warm-up can run: --warmup-max, never below --warmup; 0 when there is none. */
+export function warmupLimitSeconds(flags: Pick<LoadtestFlags, 'warmupSeconds' | 'warmupMaxSeconds'>): number {
+  return flags.warmupSeconds > 0 ? Math.max(flags.warmupSeconds, flags.warmupMaxSeconds) : 0;
+}
+
 function checkEventClock(flags: LoadtestFlags): LoadtestFlags {
   // The accelerated event clock starts up to (warm-up + duration) x scale in the past: beyond the
   // horizon its events would be expired_event_time dead letters.
-  const reachMs = (flags.warmupSeconds + flags.durationSeconds) * 1000 * flags.eventTimeScale;
+  const reachMs = (warmupLimitSeconds(flags) + flags.durationSeconds) * 1000 * flags.eventTimeScale;
   const horizonMs = pipeline.deadLetter.maxEventAgeSeconds * 1000;
   if (reachMs >= horizonMs) {
     throw new UsageError(
-      `--event-time-scale ${flags.eventTimeScale} with ${flags.durationSeconds} s (+ ${flags.warmupSeconds} s warm-up) starts the event clock ${Math.round(reachMs / 3_600_000)} h in the past, beyond the event-time horizon of ${Math.round(horizonMs / 3_600_000)} h (deadLetter.maxEventAgeSeconds)`,
+      `--event-time-scale ${flags.eventTimeScale} with ${flags.durationSeconds} s (+ up to ${warmupLimitSeconds(flags)} s warm-up) starts the event clock ${Math.round(reachMs / 3_600_000)} h in the past, beyond the event-time horizon of ${Math.round(horizonMs / 3_600_000)} h (deadLetter.maxEventAgeSeconds)`,
       { fix: 'Use a smaller --event-time-scale or --duration' },
     );
   }
@@ -158,7 +167,7 @@ export async function loadtest(ctx: CommandContext, flags: LoadtestFlags): Promi
   const { runLoadtest } = await import('../loadtest/loadtest.ts');
   return runLoadtest(
     endpoints,
-    { ...flags, htmlPath: flags.html, users: ctx.config.loadtest.users, products: ctx.config.loadtest.products, checks: ctx.config.checks },
+    { ...flags, warmupMaxSeconds: warmupLimitSeconds(flags), htmlPath: flags.html, users: ctx.config.loadtest.users, products: ctx.config.loadtest.products, checks: ctx.config.checks },
     ctx.status,
     ctx.signal,
   );

@@ -10,4 +10,5 @@ export const LOADTEST_DEFAULTS = {
   products: 2000,
   drainTimeoutSeconds: 120,
   warmupSeconds: 15,
+  warmupMaxSeconds: 120,
 } as const;

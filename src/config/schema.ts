@@ -84,6 +84,7 @@ export const LoadtestConfigSchema = z.strictObject({
   drainTimeoutSeconds: z.number().positive().default(LOADTEST_DEFAULTS.drainTimeoutSeconds),
   /** Load produced and drained before the measured run, so a just-started job is not measured cold. */
   warmupSeconds: z.number().min(0).default(LOADTEST_DEFAULTS.warmupSeconds),
+  warmupMaxSeconds: z.number().min(0).default(LOADTEST_DEFAULTS.warmupMaxSeconds),
 });
 
 export const ChecksConfigSchema = z.strictObject({

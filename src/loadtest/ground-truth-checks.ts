@@ -409,6 +409,17 @@ export async function latestBatchTime(client: ClickHouseClient): Promise<number>
   return r && Number(r.b) > 0 ? Number(r.t) : 0;
 }
 
+/** Durations (ms) of the newest `limit` batches after `afterBatchTime` that read at least `minRows` records, newest first. */
+export async function newestBatchDurations(client: ClickHouseClient, afterBatchTime: number, limit: number, minRows: number): Promise<number[]> {
+  const found = await rows<{ ms: string }>(
+    client,
+    `SELECT batch_duration_ms AS ms FROM ${T.pipelineProgress} FINAL WHERE ${AFTER_BATCH} AND num_input_rows >= {minRows:UInt64}
+     ORDER BY batch_id DESC LIMIT {limit:UInt32}`,
+    { after: Math.round(afterBatchTime), limit, minRows: Math.floor(minRows) },
+  );
+  return found.map((r) => Number(r.ms));
+}
+
 /**
  * Records the job read (both topics) in its batches after `afterBatchTime`, by their progress rows.
  * A batch's row is written after its inserts: the drain waits for it before comparing.

@@ -17,6 +17,7 @@ import {
   jobMaxEventTime,
   lateRows,
   latestBatchTime,
+  newestBatchDurations,
   progressInputRows,
 } from './ground-truth-checks.ts';
 import { startViewers, type ViewerFigures } from './dashboard-viewers.ts';
@@ -38,6 +39,8 @@ export interface LoadtestOptions {
   drainTimeoutSeconds: number;
   /** Seconds of load produced and drained before the measured run (JIT, codegen, caches); 0 = none. */
   warmupSeconds: number;
+  /** The warm-up goes on past warmupSeconds until the job keeps up (jobKeepsUp), at most this long (≥ warmupSeconds). */
+  warmupMaxSeconds: number;
   seed: number;
   /** Event time runs this many times faster than wall time (default 1; 20 lets 30-min idle gaps and session timeouts happen in a 120 s run). */
   eventTimeScale?: number;
@@ -80,6 +83,8 @@ interface LoadtestRun {
   modelMs: number;
   counts: RunCounts;
   drainS: number;
+  /** Seconds of warm-up load produced (undefined: none). */
+  warmupS?: number;
   sessionsSettleS: number;
   truthChecks: Check[];
   e2e: Quantiles;
@@ -109,14 +114,14 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
   };
   const warmup: ProduceOptions = {
     ...load,
-    durationSeconds: o.warmupSeconds,
+    durationSeconds: o.warmupMaxSeconds,
     seed: o.seed + 1,
     // Not compared: no record log, no dimension, nothing that does not land in events or dead_letters.
     record: false,
     publishUsers: false,
     injection: { duplicateRate: 0, lateRate: 0 },
     // An accelerated clock ends where the measured run's begins.
-    eventTimeStartMs: Date.now() - (o.warmupSeconds + o.durationSeconds) * 1000 * scale,
+    eventTimeStartMs: Date.now() - (o.warmupMaxSeconds + o.durationSeconds) * 1000 * scale,
   };
   const steps: Step[] = [
     ...(o.warmupSeconds > 0 ? [warmupStep(run, warmup, o)] : []),
@@ -147,19 +152,64 @@ function recordQueries(run: LoadtestRun, samples: Array<{ name: string; ms: numb
   }
 }
 
+/** Batches in a row that must each finish within the trigger interval for the job to count as keeping up. */
+export const KEEPING_UP_BATCHES = 3;
+
+/**
+ * Whether the job keeps up with its input: its newest KEEPING_UP_BATCHES batches of the load
+ * (newest first) each took at most one trigger interval, so none of them left a backlog.
+ */
+export function jobKeepsUp(newestBatchMs: number[], triggerMs = pipeline.spark.triggerIntervalSeconds * 1000): boolean {
+  return newestBatchMs.length >= KEEPING_UP_BATCHES && newestBatchMs.slice(0, KEEPING_UP_BATCHES).every((ms) => ms <= triggerMs);
+}
+
 /**
  * A streaming job that has just started runs its first batches cold (JIT, code generation); a
- * long-running one does not. The warm-up load is produced and drained but not measured.
+ * long-running one does not. How long that lasts depends on the CPU (under a minute of load on
+ * AMD EPYC, over a minute on an Intel Xeon at 10k/s: docs/benchmarks.md), so the warm-up runs at
+ * least warmupSeconds and then until the job keeps up, at most warmupMaxSeconds. Its load is
+ * produced and drained but not measured.
  */
 function warmupStep(run: LoadtestRun, warmup: ProduceOptions, o: LoadtestOptions): Step {
+  const range = o.warmupMaxSeconds > o.warmupSeconds ? `${o.warmupSeconds}-${o.warmupMaxSeconds}s, until the job keeps up` : `${o.warmupSeconds}s`;
   return {
-    name: `Warm up: ${o.rate.toLocaleString('en-US')} events/s for ${o.warmupSeconds}s (not measured)`,
+    name: `Warm up: ${o.rate.toLocaleString('en-US')} events/s for ${range} (not measured)`,
     async execute({ status, signal }) {
       const warmBefore = await eventsTopicEnds(warmup.brokers);
-      const warm = await produceLoad({ ...warmup, initialMaxEventTime: finite(await jobMaxEventTime(run.ch)) });
+      const since = await latestBatchTime(run.ch);
+      const enough = new AbortController();
+      const stop = () => enough.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      // Batches of the load: half a trigger interval's worth of it at least (not the idle ticker's one-record batches).
+      const loadBatchRows = (o.rate * pipeline.spark.triggerIntervalSeconds) / 2;
+      let newest: number[] = [];
+      const producing = produceLoad({
+        ...warmup,
+        initialMaxEventTime: finite(await jobMaxEventTime(run.ch)),
+        signal: enough.signal,
+        onProgress: (p) => {
+          const batches = newest.length > 0 ? `; newest batches ${newest.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')}` : '';
+          status.update(`${Math.round(p.elapsedS)} s${batches}`);
+        },
+      });
+      const watching = (async () => {
+        const startedAt = Date.now();
+        while (!enough.signal.aborted) {
+          await new Promise((r) => setTimeout(r, 1000));
+          newest = await newestBatchDurations(run.ch, since, KEEPING_UP_BATCHES, loadBatchRows).catch(() => newest);
+          if (Date.now() - startedAt >= o.warmupSeconds * 1000 && jobKeepsUp(newest)) stop();
+        }
+      })();
+      const warm = await producing.finally(stop);
+      await watching;
+      signal.removeEventListener('abort', stop);
+      const warmS = Math.round((warm.endedAt - warm.startedAt) / 1000);
+      run.warmupS = warmS;
       const warmRanges = offsetRanges(warmBefore, await eventsTopicEnds(warmup.brokers));
       const drained = await waitUntilAccounted(run.ch, warmRanges, () => warm.produced, o.drainTimeoutSeconds, status, signal);
-      return { ok: drained.complete, note: drained.complete ? 'pipeline warm' : 'the warm-up load did not drain in time' };
+      const kept = jobKeepsUp(newest);
+      const how = kept || o.warmupMaxSeconds <= o.warmupSeconds ? `${warmS} s` : `${warmS} s, and the job did not keep up yet (newest batches ${newest.map((ms) => `${ms} ms`).join(', ')})`;
+      return { ok: drained.complete, note: drained.complete ? `pipeline warm after ${how}` : `the warm-up load did not drain in time (${how})` };
     },
   };
 }
@@ -359,7 +409,7 @@ function report(run: LoadtestRun, o: LoadtestOptions): LoadtestReport {
     duplicated: counts.accepted - counts.distinctAccepted,
     drain_s: Math.round(run.drainS * 10) / 10,
     sessions_settle_s: run.sessionsSettleS,
-    warmup_s: o.warmupSeconds,
+    warmup_s: run.warmupS ?? 0,
     user_prefix: run.userPrefix,
     injected: produced.injected,
     ground_truth: groundTruthSummary(expected, run.modelMs),

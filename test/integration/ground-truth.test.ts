@@ -4,7 +4,7 @@ import { startScratchClickHouse, type ScratchClickHouse } from '../support/embed
 import { applyMigrations, clickhouseClient } from '../../src/clients/clickhouse.ts';
 import { pipeline } from '../../src/contract/index.ts';
 import { EventGenerator, type GeneratedRecord } from '../../src/loadgen/events.ts';
-import { compareWithClickHouse, fetchClickHouseFacts, jobMaxEventTime, latestBatchTime, progressInputRows, type RunScope } from '../../src/loadtest/ground-truth-checks.ts';
+import { compareWithClickHouse, fetchClickHouseFacts, jobMaxEventTime, latestBatchTime, newestBatchDurations, progressInputRows, type RunScope } from '../../src/loadtest/ground-truth-checks.ts';
 import { computeGroundTruth, type GroundTruth, type ModelRecord } from '../../src/model/ground-truth.ts';
 
 /**
@@ -96,9 +96,9 @@ beforeAll(async () => {
   await insert('sessions', sessionRows(gt, 2)); // ... then its final state
   await insert('tier_changes', gt.tierChanges.map((c) => ({ ...c, changed_at: chTime(c.changed_at) })));
   await insert('pipeline_progress', [
-    { query_name: 'events', batch_id: 1, batch_time: chTime(NOW - 60_000), num_input_rows: 10_000, watermark: chTime(NOW - 10 * 60_000), late_rows: 1, duplicate_rows: 2, dead_letter_rows: 0 },
-    { query_name: 'events', batch_id: 2, batch_time: chTime(NOW), num_input_rows: 10_000, watermark: chTime(gt.finalWatermark), late_rows: gt.late - 1, duplicate_rows: gt.duplicates - 2, dead_letter_rows: 0 },
-    { query_name: 'events', batch_id: 0, batch_time: chTime(NOW - 2 * 3600_000), num_input_rows: 5, watermark: chTime(NOW - 3 * 3600_000), late_rows: 5, duplicate_rows: 5, dead_letter_rows: 0 }, // before the run
+    { query_name: 'events', batch_id: 1, batch_time: chTime(NOW - 60_000), num_input_rows: 10_000, batch_duration_ms: 1_500, watermark: chTime(NOW - 10 * 60_000), late_rows: 1, duplicate_rows: 2, dead_letter_rows: 0 },
+    { query_name: 'events', batch_id: 2, batch_time: chTime(NOW), num_input_rows: 10_000, batch_duration_ms: 2_500, watermark: chTime(gt.finalWatermark), late_rows: gt.late - 1, duplicate_rows: gt.duplicates - 2, dead_letter_rows: 0 },
+    { query_name: 'events', batch_id: 0, batch_time: chTime(NOW - 2 * 3600_000), num_input_rows: 5, batch_duration_ms: 100, watermark: chTime(NOW - 3 * 3600_000), late_rows: 5, duplicate_rows: 5, dead_letter_rows: 0 }, // before the run
   ]);
 });
 
@@ -125,6 +125,11 @@ describe('ground truth against ClickHouse (embedded)', () => {
     // The drain's wait for progress rows: records read by the batches after batch 0, and the newest batch.
     expect(await progressInputRows(client, scope.afterBatchTime)).toBe(20_000);
     expect(await latestBatchTime(client)).toBe(NOW);
+    // The warm-up's view of the job: the newest batches of the load after a time, newest first.
+    expect(await newestBatchDurations(client, scope.afterBatchTime, 3, 5_000)).toEqual([2_500, 1_500]);
+    expect(await newestBatchDurations(client, scope.afterBatchTime, 1, 5_000)).toEqual([2_500]);
+    expect(await newestBatchDurations(client, scope.afterBatchTime, 3, 20_000)).toEqual([]);
+    expect(await newestBatchDurations(client, 0, 3, 1)).toEqual([2_500, 1_500, 100]);
     expect(f.sessions).toHaveLength(gt.sessions.length);
     expect(f.tierChanges).toHaveLength(gt.tierChanges.length);
   });

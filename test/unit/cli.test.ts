@@ -63,6 +63,7 @@ describe('CLI usage errors exit with code 2 and say what is wrong', () => {
     [['--rate', 'fast'], "--rate must be a positive number of events per second, got 'fast'"],
     [['--duration', '0'], '--duration must be a positive number of seconds'],
     [['--malformed-fraction', '2'], '--malformed-fraction must be a fraction between 0 and 1'],
+    [['--warmup-max', '-1'], "--warmup-max must be a number of seconds, got '-1'"],
     [['--event-time-scale', '10000', '--duration', '60'], 'beyond the event-time horizon of 168 h (deadLetter.maxEventAgeSeconds)'],
   ])('loadtest %j', async (flags, message) => {
     const r = await run(['--target', 'local', 'loadtest', ...flags]);
