@@ -61,7 +61,7 @@ const LOADTEST_FLAGS = {
     valid: (v) => v >= 0, expect: 'a number of seconds (0 for none)', example: '15', config: 'warmupSeconds', note: '0 for none',
   },
   warmupMaxSeconds: {
-    flags: '--warmup-max <seconds>', raw: 'warmupMax', help: 'the warm-up goes on past --warmup until the job keeps up (3 batches in a row within the trigger interval), at most this long',
+    flags: '--warmup-max <seconds>', raw: 'warmupMax', help: 'the warm-up goes on past --warmup until the job keeps up (10 batches in a row within the trigger interval), at most this long',
     valid: (v) => v >= 0, expect: 'a number of seconds', example: '120', config: 'warmupMaxSeconds', note: 'below --warmup: --warmup',
   },
   eventTimeScale: {
