@@ -169,10 +169,10 @@ export function jobKeepsUp(newestBatchMs: number[], triggerMs = pipeline.spark.t
 
 /**
  * A streaming job that has just started runs its first batches cold (JIT, code generation); a
- * long-running one does not. How long that lasts depends on the CPU (under a minute of load on
- * AMD EPYC, over a minute on an Intel Xeon at 10k/s: docs/benchmarks.md), so the warm-up runs at
- * least warmupSeconds and then until the job keeps up, at most warmupMaxSeconds. Its load is
- * produced and drained but not measured.
+ * long-running one does not. How long that lasts depends on the CPU (one to two minutes of load
+ * at 10k/s on an Intel Xeon: docs/benchmarks.md), so the warm-up runs at least warmupSeconds and
+ * then until the job keeps up, at most warmupMaxSeconds. Its load is produced and drained but not
+ * measured.
  */
 function warmupStep(run: LoadtestRun, warmup: ProduceOptions, o: LoadtestOptions): Step {
   const range = o.warmupMaxSeconds > o.warmupSeconds ? `${o.warmupSeconds}-${o.warmupMaxSeconds}s, until the job keeps up` : `${o.warmupSeconds}s`;
@@ -204,9 +204,14 @@ function warmupStep(run: LoadtestRun, warmup: ProduceOptions, o: LoadtestOptions
           if (Date.now() - startedAt >= o.warmupSeconds * 1000 && jobKeepsUp(newest)) stop();
         }
       })();
-      const warm = await producing.finally(stop);
-      await watching;
-      signal.removeEventListener('abort', stop);
+      let warm: ProduceResult;
+      try {
+        warm = await producing;
+      } finally {
+        stop();
+        await watching;
+        signal.removeEventListener('abort', stop);
+      }
       const warmS = Math.round((warm.endedAt - warm.startedAt) / 1000);
       run.warmupS = warmS;
       const warmRanges = offsetRanges(warmBefore, await eventsTopicEnds(warmup.brokers));
