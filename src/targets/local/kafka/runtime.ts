@@ -73,10 +73,6 @@ export function serverProperties(o: KafkaServerOptions): string {
     // Topics come from src/contract/pipeline.json only; a typo must not create a new topic.
     'auto.create.topics.enable=false',
     'log.retention.hours=24',
-    // The active controller appends a no-op record to the metadata log every 500 ms by default, so
-    // that the other nodes can tell a quiet controller from a stalled one (KIP-835). This stack is
-    // one node; those appends cost 0.004 of a core of an idle Kafka's ~0.03 (docs/benchmarks.md).
-    'metadata.max.idle.interval.ms=5000',
     '',
   ].join('\n');
 }
