@@ -62,7 +62,7 @@ const LOADTEST_FLAGS = {
   },
   warmupMaxSeconds: {
     flags: '--warmup-max <seconds>', raw: 'warmupMax', help: 'the warm-up goes on past --warmup until the job keeps up (10 batches in a row within the trigger interval), at most this long',
-    valid: (v) => v >= 0, expect: 'a number of seconds', example: '120', config: 'warmupMaxSeconds', note: 'below --warmup: --warmup',
+    valid: (v) => v >= 0, expect: 'a number of seconds', example: '120', config: 'warmupMaxSeconds', note: 'never shorter than --warmup',
   },
   eventTimeScale: {
     flags: '--event-time-scale <factor>', raw: 'eventTimeScale', help: 'event time runs this many times faster than wall time, ending now',

@@ -84,6 +84,7 @@ export const LoadtestConfigSchema = z.strictObject({
   drainTimeoutSeconds: z.number().positive().default(LOADTEST_DEFAULTS.drainTimeoutSeconds),
   /** Load produced and drained before the measured run, so a just-started job is not measured cold. */
   warmupSeconds: z.number().min(0).default(LOADTEST_DEFAULTS.warmupSeconds),
+  /** The warm-up goes on past warmupSeconds until the job keeps up, at most this long (never below warmupSeconds). */
   warmupMaxSeconds: z.number().min(0).default(LOADTEST_DEFAULTS.warmupMaxSeconds),
 });
 
