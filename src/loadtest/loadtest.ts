@@ -182,35 +182,36 @@ function warmupStep(run: LoadtestRun, warmup: ProduceOptions, o: LoadtestOptions
       const warmBefore = await eventsTopicEnds(warmup.brokers);
       const since = await latestBatchTime(run.ch);
       const enough = new AbortController();
-      const stop = () => enough.abort();
-      signal.addEventListener('abort', stop, { once: true });
+      const producerSignal = AbortSignal.any([signal, enough.signal]);
       // Batches of the load: half a trigger interval's worth of it at least (not the idle ticker's one-record batches).
       const loadBatchRows = (o.rate * pipeline.spark.triggerIntervalSeconds) / 2;
       let newest: number[] = [];
       const producing = produceLoad({
         ...warmup,
         initialMaxEventTime: finite(await jobMaxEventTime(run.ch)),
-        signal: enough.signal,
+        signal: producerSignal,
         onProgress: (p) => {
           const batches = newest.length > 0 ? `; newest batches ${newest.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')}` : '';
           status.update(`${Math.round(p.elapsedS)} s${batches}`);
         },
       });
-      const watching = (async () => {
-        const startedAt = Date.now();
-        while (!enough.signal.aborted) {
-          await new Promise((r) => setTimeout(r, 1000));
-          newest = await newestBatchDurations(run.ch, since, KEEPING_UP_BATCHES, loadBatchRows).catch(() => newest);
-          if (Date.now() - startedAt >= o.warmupSeconds * 1000 && jobKeepsUp(newest)) stop();
-        }
-      })();
+      const startedAt = Date.now();
+      const watching = pollUntil(
+        () => newestBatchDurations(run.ch, since, KEEPING_UP_BATCHES, loadBatchRows),
+        (batches) => Date.now() - startedAt >= o.warmupSeconds * 1000 && jobKeepsUp(batches),
+        o.warmupMaxSeconds * 1000,
+        (batches) => (newest = batches),
+        producerSignal,
+      ).then((r) => {
+        newest = r.value;
+        enough.abort();
+      }, () => undefined); // a read that failed at the end: the producer's own limit ends the warm-up
       let warm: ProduceResult;
       try {
         warm = await producing;
       } finally {
-        stop();
+        enough.abort();
         await watching;
-        signal.removeEventListener('abort', stop);
       }
       const warmS = Math.round((warm.endedAt - warm.startedAt) / 1000);
       run.warmupS = warmS;
