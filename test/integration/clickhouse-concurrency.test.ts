@@ -7,7 +7,7 @@ import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClien
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pipeline } from '../../src/contract/index.ts';
 import { embeddedClickHouseCommand, ensureChdbEnv } from '../../src/targets/local/clickhouse/python-env.ts';
-import { freePort } from '../../src/targets/local/ports.ts';
+import { freePort } from '../support/free-port.ts';
 import { isAlive, ManagedProcess, waitFor } from '../../src/targets/local/supervisor.ts';
 
 /**

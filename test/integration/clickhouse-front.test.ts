@@ -8,7 +8,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { ClickHouseError, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedClickHouseCommand, ensureChdbEnv, type ChdbEnv } from '../../src/targets/local/clickhouse/python-env.ts';
-import { freePort } from '../../src/targets/local/ports.ts';
+import { freePort } from '../support/free-port.ts';
 import { isAlive, ManagedProcess, waitFor } from '../../src/targets/local/supervisor.ts';
 
 /**

@@ -7,7 +7,7 @@ import { clickhouseClient } from '../../src/clients/clickhouse.ts';
 import { pipeline, PROJECT_ROOT } from '../../src/contract/index.ts';
 import { localPaths } from '../../src/targets/local/paths.ts';
 import { readStackState } from '../../src/targets/local/stack-state.ts';
-import { freePort } from '../../src/targets/local/ports.ts';
+import { freePort } from './free-port.ts';
 
 /** Runs the real CLI as a user would (`node bin/speedlayer.js ...`) against one isolated home. */
 export interface CliSandbox {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline, PROJECT_ROOT } from '../../src/contract/index.ts';
 import { embeddedClickHouseCommand, ensureChdbEnv, SERVER_SCRIPT, type ChdbEnv } from '../../src/targets/local/clickhouse/python-env.ts';
-import { freePort } from '../../src/targets/local/ports.ts';
+import { freePort } from './free-port.ts';
 import { isAlive, ManagedProcess, waitFor } from '../../src/targets/local/supervisor.ts';
 import type { StackEndpoints } from '../../src/base/stack.ts';
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { kafkaReachable } from '../../src/clients/kafka.ts';
 import { ensureKafkaJars, formatStorageIfNeeded, kafkaJavaArgs, LOG4J2_PROPERTIES, serverProperties } from '../../src/targets/local/kafka/runtime.ts';
-import { freePort } from '../../src/targets/local/ports.ts';
+import { freePort } from './free-port.ts';
 import { isAlive, ManagedProcess, waitFor } from '../../src/targets/local/supervisor.ts';
 import type { StackEndpoints } from '../../src/base/stack.ts';
 import { defaultCacheDir } from './embedded-clickhouse.ts';

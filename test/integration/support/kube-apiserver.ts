@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import YAML from 'yaml';
 import { PROJECT_ROOT } from '../../../src/contract/index.ts';
-import { freePort } from '../../../src/targets/local/ports.ts';
+import { freePort } from '../../support/free-port.ts';
 import { CRD_DIR as CRDS_DIR } from '../../unit/kind/support/crd-schema.ts';
 
 
