@@ -11,18 +11,19 @@ import { portIsFree } from '../../src/targets/local/ports.ts';
 const LOWEST_PORT = 10_000;
 const handedOut = new Set<number>();
 
-function ephemeralRangeStart(): number {
+/** Where the kernel's ephemeral range starts (Linux's default when it cannot be read). */
+const EPHEMERAL_RANGE_START = (() => {
   try {
     const [start] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/);
     return Number(start) || 32_768;
   } catch {
     return 32_768;
   }
-}
+})();
 
 /** A free port on 127.0.0.1 outside the ephemeral range, never the same twice in one test process. */
 export async function freePort(): Promise<number> {
-  const end = ephemeralRangeStart();
+  const end = EPHEMERAL_RANGE_START;
   if (end - LOWEST_PORT < 1_000) throw new Error(`ephemeral port range starts at ${end}: no room below it for test ports`);
   for (let attempt = 0; attempt < 500; attempt++) {
     const port = LOWEST_PORT + Math.floor(Math.random() * (end - LOWEST_PORT));
