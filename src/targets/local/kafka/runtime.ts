@@ -73,6 +73,12 @@ export function serverProperties(o: KafkaServerOptions): string {
     // Topics come from src/contract/pipeline.json only; a typo must not create a new topic.
     'auto.create.topics.enable=false',
     'log.retention.hours=24',
+    // One local broker on a few cores: Kafka's defaults (8 request handlers, 3 network threads,
+    // 10 background threads) are sized for a server. Measured in docs/benchmarks.md; one network
+    // thread made the load generator fall short of its rate in 2 of 4 runs, so two.
+    'num.io.threads=2',
+    'num.network.threads=2',
+    'background.threads=2',
     '',
   ].join('\n');
 }
