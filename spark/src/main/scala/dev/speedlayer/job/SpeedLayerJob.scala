@@ -21,6 +21,8 @@ object JobSparkConf {
     // Counting the state's rows costs a RocksDB read on every write (RocksDB.handleMetricsUpdate
     // in put/remove, seen in profiles of the stateful stage); the count is only a metric.
     "spark.sql.streaming.stateStore.rocksdb.trackTotalNumberOfRows" -> "false",
+    // Checkpoint files written without forking chmod/readlink (LocalCheckpointFileManager).
+    "spark.sql.streaming.checkpointFileManagerClass" -> classOf[LocalCheckpointFileManager].getName,
     "spark.sql.session.timeZone" -> "UTC")
 }
 
