@@ -18,9 +18,23 @@ export interface GroupUsage {
   rssMiB: number;
 }
 
-/** CPU seconds (user + system, exited children not included) and RSS of every process in each group. */
+export interface ProcessStat {
+  pid: number;
+  ppid: number;
+  pgrp: number;
+  cpuS: number;
+  vsize: number;
+  rssPages: number;
+}
+
+/**
+ * CPU seconds (user + system, exited children not included) and RSS of every process in each group.
+ * A child caught between posix_spawn (a vfork: it shares its parent's memory) and its exec reports
+ * its parent's RSS; it is not counted again (same parent, same size and RSS).
+ */
 export async function groupUsage(groups: number[]): Promise<Map<number, GroupUsage>> {
-  const out = new Map<number, GroupUsage>(groups.map((g) => [g, { cpuS: 0, rssMiB: 0 }]));
+  const wanted = new Set(groups);
+  const members: ProcessStat[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
@@ -31,10 +45,24 @@ export async function groupUsage(groups: number[]): Promise<Map<number, GroupUsa
     }
     // Fields after "pid (comm)": the command may contain spaces and parentheses.
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const usage = out.get(Number(f[2])); // pgrp
+    const pgrp = Number(f[2]);
+    if (!wanted.has(pgrp)) continue;
+    members.push({ pid: Number(entry), ppid: Number(f[1]), pgrp, cpuS: (Number(f[11]) + Number(f[12])) / TICKS_PER_S, vsize: Number(f[20]), rssPages: Number(f[21]) });
+  }
+  return sumByGroup(members, groups);
+}
+
+/** Per group: CPU of every member; RSS of every member but a child that shares its parent's memory. */
+export function sumByGroup(members: ProcessStat[], groups: number[], pageBytes = PAGE_BYTES): Map<number, GroupUsage> {
+  const out = new Map<number, GroupUsage>(groups.map((g) => [g, { cpuS: 0, rssMiB: 0 }]));
+  const byPid = new Map(members.map((m) => [m.pid, m]));
+  for (const m of members) {
+    const usage = out.get(m.pgrp);
     if (!usage) continue;
-    usage.cpuS += (Number(f[11]) + Number(f[12])) / TICKS_PER_S; // utime + stime
-    usage.rssMiB += (Number(f[21]) * PAGE_BYTES) / 1024 ** 2;
+    usage.cpuS += m.cpuS;
+    const parent = byPid.get(m.ppid);
+    const sharesParentMemory = parent !== undefined && parent.vsize === m.vsize && parent.rssPages === m.rssPages;
+    if (!sharesParentMemory) usage.rssMiB += (m.rssPages * pageBytes) / 1024 ** 2;
   }
   return out;
 }
