@@ -23,13 +23,12 @@ const EPHEMERAL_RANGE_START = (() => {
 
 /** A free port on 127.0.0.1 outside the ephemeral range, never the same twice in one test process. */
 export async function freePort(): Promise<number> {
-  const end = EPHEMERAL_RANGE_START;
-  if (end - LOWEST_PORT < 1_000) throw new Error(`ephemeral port range starts at ${end}: no room below it for test ports`);
+  if (EPHEMERAL_RANGE_START - LOWEST_PORT < 1_000) throw new Error(`ephemeral port range starts at ${EPHEMERAL_RANGE_START}: no room below it for test ports`);
   for (let attempt = 0; attempt < 500; attempt++) {
-    const port = LOWEST_PORT + Math.floor(Math.random() * (end - LOWEST_PORT));
+    const port = LOWEST_PORT + Math.floor(Math.random() * (EPHEMERAL_RANGE_START - LOWEST_PORT));
     if (handedOut.has(port)) continue;
     handedOut.add(port);
     if (await portIsFree(port)) return port;
   }
-  throw new Error(`no free port found between ${LOWEST_PORT} and ${end}`);
+  throw new Error(`no free port found between ${LOWEST_PORT} and ${EPHEMERAL_RANGE_START}`);
 }
