@@ -25,11 +25,14 @@ Implemented (the HTTP front)
     * ``database`` (URL parameter or ``X-ClickHouse-Database``), ``default_format`` (URL parameter or
       ``X-ClickHouse-Format``; default TabSeparated), ``query_id`` (URL parameter or
       ``X-ClickHouse-Query-Id``; a UUID when absent), ``session_id`` (accepted, see below).
-    * Every other URL parameter is a ClickHouse setting for that one query: it is applied with ``SET``
-      before the query and the handle's settings are put back to its baseline right after
-      (also after a failed query), so nothing leaks into the next request. A few settings are handled
-      by the front instead of the engine (``FRONT_SETTINGS``: HTTP compression and progress settings,
-      ``readonly``, the ``async_insert`` family: inserts here are always synchronous).
+    * Every other URL parameter is a ClickHouse setting for that one query: an insert's go in its
+      ``SETTINGS`` clause; otherwise they are applied with ``SET`` before the query. A handle's next
+      request first puts back, in the same ``SET``, what the last one set and it does not, so nothing
+      leaks into it, and a client that sends the same settings every time costs no ``SET`` at all.
+      After a ``SET``/``USE`` statement or a failed ``SET`` every setting goes back to the baseline.
+      A few settings are handled by the front instead of the engine (``FRONT_SETTINGS``: HTTP
+      compression and progress settings, ``readonly``, the ``async_insert`` family: inserts here are
+      always synchronous).
       Unknown settings fail as in ClickHouse (``UNKNOWN_SETTING``).
     * Query parameters ``param_<name>`` are handed to chDB's native query parameters, which use the
       engine's own substitution (the value is parsed in ClickHouse's escaped text form, exactly as the
@@ -311,16 +314,12 @@ def settings_list(settings: List[Tuple[str, str]]) -> str:
     return ", ".join(f"{name} = {quote_string(value)}" for name, value in settings)
 
 
-def set_statement(settings: List[Tuple[str, str]]) -> str:
-    return "SET " + settings_list(settings)
-
-
 _SETTINGS_CLAUSE_RE = re.compile(r"\bSETTINGS\b", re.I)
 
 
 def with_insert_settings(head: str, settings: List[Tuple[str, str]]) -> Optional[str]:
     """``INSERT INTO t (cols) SETTINGS a = 'x'``: the request's settings for this insert only, so the
-    session needs no SET before and no restore after (three engine calls fewer per insert). None when
+    session needs no SET for them (a token that differs every insert never touches it). None when
     the head has a SETTINGS clause of its own (then they are SET on the session as for any query)."""
     if _SETTINGS_CLAUSE_RE.search(head):
         return None
@@ -689,6 +688,9 @@ class Handle:
         self.read_only = read_only
         self.database: Optional[str] = None
         self.baseline: Dict[str, str] = {}
+        # The settings the last request left on this session over its baseline; None: not known
+        # (a SET failed, or a statement may have changed them), so the next request restores them all.
+        self.applied: Optional[Dict[str, str]] = {}
 
     def run(self, sql: str, fmt: str = "TabSeparated", params: Optional[Dict[str, str]] = None):
         try:
@@ -725,6 +727,29 @@ class Handle:
                 resets.append(f"{name} = {quote_string(value)}")
         if resets:
             self.run("SET " + ", ".join(resets))
+        self.applied = {}
+
+    def _baseline_assignment(self, name: str) -> str:
+        return f"{name} = {quote_string(self.baseline[name])}" if name in self.baseline else f"{name} = DEFAULT"
+
+    def apply_settings(self, settings: List[Tuple[str, str]], in_statement: bool = False) -> None:
+        """Leaves this session at its baseline plus the request's settings, with one SET of what differs
+        from what the last request left, and none when nothing does (a client sending the same settings
+        every time): a SET, a read of system.settings and a SET back cost ~4 ms of engine time a query.
+        ``in_statement``: the statement carries the settings itself (an insert's SETTINGS clause), so
+        only what the last request left and this one does not set is put back."""
+        if self.applied is None:
+            self.restore_settings()
+        previous = self.applied
+        wanted = dict(settings)
+        changed = [] if in_statement else [(name, value) for name, value in wanted.items() if previous.get(name) != value]
+        assignments = ([settings_list(changed)] if changed else []) + [
+            self._baseline_assignment(name) for name in previous if name not in wanted]
+        kept = {name: value for name, value in previous.items() if name in wanted}
+        if assignments:
+            self.applied = None  # unknown until the SET succeeds
+            self.run("SET " + ", ".join(assignments))
+        self.applied = kept if in_statement else wanted
 
 
 class HandlePool:
@@ -942,25 +967,24 @@ class Engine:
             if self.closed:
                 raise ClickHouseError.front("ABORTED", "The server is shutting down")
             handle.use(database)
-            if insert_target is not None and settings:
-                scoped = with_insert_settings(insert_target[0], settings)
-                if scoped is not None:
-                    insert_target, settings = (scoped, insert_target[1]), []
-            touched = bool(settings) or query_class in ("CONTROL", "UNKNOWN")
+            scoped = with_insert_settings(insert_target[0], settings) if insert_target is not None and settings else None
+            handle.apply_settings(settings, in_statement=scoped is not None)
+            if scoped is not None:
+                insert_target = (scoped, insert_target[1])
+            # A SET or USE in the statement itself changes the session: put it back right after.
+            changes_session = query_class in ("CONTROL", "UNKNOWN")
             try:
-                if settings:
-                    handle.run(set_statement(settings))
                 if insert_target is not None:
                     return self._insert(handle, insert_target, data or b"", started)
                 return self._query(handle, statement, default_format, query_params, query_class)
             finally:
-                if touched:
+                if changes_session:
                     try:
                         handle.restore_settings()
                     except Exception as exc:  # never hide the query's own outcome behind this
+                        handle.applied = None
                         sys.stderr.write(f"embedded ClickHouse: could not restore settings: {exc}\n")
                         sys.stderr.flush()
-                if query_class in ("CONTROL", "UNKNOWN"):
                     handle.database = None  # a USE in the statement changed it: set it again next time
         finally:
             pool.release(handle)

@@ -100,9 +100,9 @@ def test_splits_http_parameters_query_parameters_and_settings():
     assert settings == [("max_threads", "2"), ("insert_deduplication_token", "t")]
 
 
-def test_set_statement_quotes_values_and_refuses_names_that_are_not_identifiers():
-    assert s.set_statement([("insert_deduplication_token", "it's\\x"), ("max_threads", "2")]) == "SET insert_deduplication_token = 'it\\'s\\\\x', max_threads = '2'"
-    e = error_of(lambda: s.set_statement([("max_threads = 1, readonly", "1")]))
+def test_settings_list_quotes_values_and_refuses_names_that_are_not_identifiers():
+    assert s.settings_list([("insert_deduplication_token", "it's\\x"), ("max_threads", "2")]) == "insert_deduplication_token = 'it\\'s\\\\x', max_threads = '2'"
+    e = error_of(lambda: s.settings_list([("max_threads = 1, readonly", "1")]))
     assert (e.code, e.name) == (115, "UNKNOWN_SETTING")
 
 

@@ -97,6 +97,54 @@ def test_an_inserts_url_settings_apply_to_that_insert_only(server):
     assert request(server, q("SELECT count() FROM d FORMAT TabSeparated"))[2] == "1\n"
 
 
+def test_a_querys_url_settings_apply_to_that_query_only_whatever_came_before(server):
+    def limits(**settings):
+        path = "/?" + urllib.parse.urlencode({
+            "query": "SELECT getSetting('max_result_rows'), getSetting('max_execution_time') FORMAT TabSeparated", **settings})
+        return request(server, path)[2]
+
+    assert request(server, "/", data=b"CREATE TABLE kept (a UInt32) ENGINE = MergeTree ORDER BY a")[0] == 200
+    # Twice round, so that each step also follows its own kind of request on a reused handle.
+    for _ in range(2):
+        assert limits(max_result_rows="5", max_execution_time="7") == "5\t7\n"
+        assert limits(max_result_rows="5") == "5\t0\n"
+        assert limits() == "0\t0\n"
+        assert limits(max_execution_time="9") == "0\t9\n"
+        # An insert carries its settings in its statement; what the query before left is still put back.
+        assert limits(max_result_rows="5") == "5\t0\n"
+        insert = "/?" + urllib.parse.urlencode({"query": "INSERT INTO kept FORMAT JSONEachRow", "max_result_rows": "5", "insert_deduplication_token": "k"})
+        assert request(server, insert, data=b'{"a":1}\n')[0] == 200
+        assert limits() == "0\t0\n"
+        status, _, body = request(server, "/?" + urllib.parse.urlencode({"query": "SELECT 1", "max_result_rows": "5", "no_such_setting": "1"}))
+        assert (status, "(UNKNOWN_SETTING)" in body) == (404, True), body
+        assert limits() == "0\t0\n"
+
+
+def test_the_same_settings_on_every_request_cost_no_set_after_the_first(tmp_path):
+    import chdb_http_server as front
+
+    engine = front.Engine(str(tmp_path), pool_size=1)
+    try:
+        handle = engine.writers.all[0]
+        statements = []
+        run = handle.run
+        handle.run = lambda sql, *args, **kwargs: (statements.append(sql), run(sql, *args, **kwargs))[1]
+
+        def select(settings):
+            return bytes(engine.execute(
+                statement="SELECT getSetting('max_result_rows')", data=None, insert_target=None, database="default",
+                settings=settings, query_params={}, default_format="TabSeparated", readonly=None).body).decode()
+
+        assert select([("max_result_rows", "5")]) == "5\n"
+        statements.clear()
+        assert select([("max_result_rows", "5")]) == "5\n"
+        assert statements == ["SELECT getSetting('max_result_rows')"]
+        assert select([]) == "0\n"
+        assert statements[1:] == ["SET max_result_rows = DEFAULT", "SELECT getSetting('max_result_rows')"]
+    finally:
+        engine.close()
+
+
 def test_query_parameters_are_substituted_by_the_engine(server):
     path = "/?" + urllib.parse.urlencode({"query": "SELECT {n:UInt8} * 2 FORMAT TabSeparated", "param_n": "21"})
     assert request(server, path)[2] == "42\n"
