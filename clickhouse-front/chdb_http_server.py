@@ -715,16 +715,8 @@ class Handle:
     def restore_settings(self) -> None:
         """Puts every setting back to this handle's baseline (what it had when the pool opened it)."""
         now = self.changed_settings()
-        resets = []
-        for name, value in now.items():
-            if name in self.baseline:
-                if self.baseline[name] != value:
-                    resets.append(f"{name} = {quote_string(self.baseline[name])}")
-            else:
-                resets.append(f"{name} = DEFAULT")
-        for name, value in self.baseline.items():
-            if name not in now:
-                resets.append(f"{name} = {quote_string(value)}")
+        resets = [self._baseline_assignment(name) for name, value in now.items() if self.baseline.get(name) != value]
+        resets += [self._baseline_assignment(name) for name in self.baseline if name not in now]
         if resets:
             self.run("SET " + ", ".join(resets))
         self.applied = {}
