@@ -283,11 +283,11 @@ export class EventGenerator {
       case 'arrive':
         v.stage = 'browse';
         if (r.chance(0.4)) return this.base(v, 'LOGIN');
-        return { ...this.base(v, 'PAGE_VIEW'), page: r.pick(PAGES) };
+        return Object.assign(this.base(v, 'PAGE_VIEW'), { page: r.pick(PAGES) });
       case 'browse': {
         const x = r.next();
-        if (x < 0.18) return { ...this.base(v, 'PAGE_VIEW'), page: r.pick(PAGES) };
-        if (x < 0.33) return { ...this.base(v, 'SEARCH'), query: r.pick(SEARCHES) };
+        if (x < 0.18) return Object.assign(this.base(v, 'PAGE_VIEW'), { page: r.pick(PAGES) });
+        if (x < 0.33) return Object.assign(this.base(v, 'SEARCH'), { query: r.pick(SEARCHES) });
         if (x < 0.68) return this.productEvent(v, 'PRODUCT_VIEW', r.pick(this.products));
         if (x < 0.83) {
           const p = r.pick(this.products);
@@ -314,7 +314,7 @@ export class EventGenerator {
         const items = [...v.cart.values()].map((l) => ({ product_id: l.product.id, quantity: l.quantity, price: l.product.price }));
         const revenue = Math.round(items.reduce((s, i) => s + i.quantity * i.price, 0) * 100) / 100;
         this.orderSeq++;
-        return { ...this.base(v, 'PURCHASE'), order_id: `o${this.opts.seed}-${this.orderSeq}`, items, revenue, currency: 'EUR' };
+        return Object.assign(this.base(v, 'PURCHASE'), { order_id: `o${this.opts.seed}-${this.orderSeq}`, items, revenue, currency: 'EUR' });
       }
       default:
         return this.base(v, 'LOGOUT');

@@ -1,4 +1,4 @@
-import { CompressionTypes, type Message } from 'kafkajs';
+import { CompressionTypes, Partitioners, type ICustomPartitioner, type Message } from 'kafkajs';
 import { kafkaClient, PRODUCER_RETRY } from '../clients/kafka.ts';
 import { pipeline } from '../contract/index.ts';
 import { EventGenerator, marginsFor, type Injected, type InjectionOptions, type MalformedKind, type UserRecord } from './events.ts';
@@ -66,6 +66,28 @@ const MAX_SEND = 2_000;
 const USERS_CHUNK = 5000;
 
 /**
+ * kafkajs' default partitioner (murmur2 of the key, as Java's), remembered per key and partition
+ * count: the same placement, without hashing every record again (a run has one key per user, and
+ * the default partitioner also filters the partition list for each record).
+ */
+export const rememberingPartitioner: ICustomPartitioner = () => {
+  const byDefault = Partitioners.DefaultPartitioner();
+  const placements = new Map<number, Map<string, number>>(); // partition count -> key -> partition
+  return (args) => {
+    const { message, partitionMetadata } = args;
+    if (typeof message.key !== 'string' || message.partition != null) return byDefault(args);
+    let byKey = placements.get(partitionMetadata.length);
+    if (!byKey) placements.set(partitionMetadata.length, (byKey = new Map()));
+    let partition = byKey.get(message.key);
+    if (partition === undefined) {
+      partition = byDefault(args);
+      byKey.set(message.key, partition);
+    }
+    return partition;
+  };
+};
+
+/**
  * Publishes the run's user dimension, then produces events paced to `rate` (catching up after slow
  * sends, never bursting beyond the schedule), keyed by user_id so each user's events stay ordered
  * within a partition. Records what it sent, for the ground truth.
@@ -94,7 +116,12 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
   const users = generator.userDimension();
   const log = o.record === false ? undefined : new RecordLog(total + 16);
   // Idempotent: a send retried after a lost acknowledgement (a broker restart) is not stored twice.
-  const producer = kafkaClient(o.brokers, 'speedlayer-loadgen', PRODUCER_RETRY).producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafkaClient(o.brokers, 'speedlayer-loadgen', PRODUCER_RETRY).producer({
+    allowAutoTopicCreation: false,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: rememberingPartitioner,
+  });
   await producer.connect();
   const topic = o.topic ?? pipeline.kafka.topics.events.name;
   const malformed: Record<MalformedKind, number> = { invalid_json: 0, schema: 0, not_utf8: 0, too_large: 0 };

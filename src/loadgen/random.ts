@@ -1,6 +1,10 @@
+/** Two hex digits of each byte value (event ids: a load test builds one per event). */
+export const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+
 /** Small seeded PRNG (mulberry32) so a load test can be replayed exactly. */
 export class Random {
   private state: number;
+  private readonly uuidBytes = new Uint8Array(16);
   constructor(seed: number) {
     this.state = seed >>> 0;
   }
@@ -21,11 +25,12 @@ export class Random {
   }
   /** RFC 4122 version-4 layout from this generator (deterministic per seed). */
   uuid(): string {
-    const hex: string[] = [];
-    for (let i = 0; i < 16; i++) hex.push(this.int(256).toString(16).padStart(2, '0'));
-    hex[6] = ((parseInt(hex[6]!, 16) & 0x0f) | 0x40).toString(16).padStart(2, '0');
-    hex[8] = ((parseInt(hex[8]!, 16) & 0x3f) | 0x80).toString(16).padStart(2, '0');
-    const h = hex.join('');
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    const bytes = this.uuidBytes;
+    for (let i = 0; i < 16; i++) bytes[i] = this.int(256);
+    bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+    bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+    let id = '';
+    for (let i = 0; i < 16; i++) id += (i === 4 || i === 6 || i === 8 || i === 10 ? '-' : '') + HEX[bytes[i]!];
+    return id;
   }
 }

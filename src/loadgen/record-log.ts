@@ -1,11 +1,11 @@
 import { DEAD_LETTER_REASONS, EVENT_TYPES, type DeadLetterReason } from '../contract/index.ts';
 import type { ModelEvent, ModelRecord } from '../model/ground-truth.ts';
 import type { EcommerceEvent, MalformedKind } from './events.ts';
+import { HEX } from './random.ts';
 
 const TYPE_CODE = new Map<string, number>(EVENT_TYPES.map((t, i) => [t, i]));
 /** kind 0 = valid event; 1.. = dead letter reason. */
 const REASON_CODE = new Map<string, number>(DEAD_LETTER_REASONS.map((r, i) => [r, i + 1]));
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /**
  * Every record a load test sent, in send order, in columns of typed arrays (about 50 bytes a record:
