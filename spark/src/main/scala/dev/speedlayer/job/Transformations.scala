@@ -88,50 +88,132 @@ object ProcessUsers {
 object RenderOutput {
   val TimestampFormat = "yyyy-MM-dd HH:mm:ss.SSS"
 
-  private val json = new com.fasterxml.jackson.core.JsonFactory()
   private val timestamps = java.time.format.DateTimeFormatter.ofPattern(TimestampFormat).withZone(java.time.ZoneOffset.UTC)
+  private val HexDigits = "0123456789ABCDEF"
 
   def apply(o: Output): OutputLines = o match {
-    case Output(Some(e), _, _, _, _, _, _) => OutputLines(events = Some(line(EventOut.columns, e)))
-    case Output(_, Some(late), _, _, _, _, _) => OutputLines(late_events = Some(line(LateEventOut.columns, late)))
+    case Output(Some(e), _, _, _, _, _, _) => OutputLines(events = Some(EventKeys.line(e)))
+    case Output(_, Some(late), _, _, _, _, _) => OutputLines(late_events = Some(LateEventKeys.line(late)))
     case Output(_, _, Some(_), _, _, _, _) => OutputLines(duplicate = true)
-    case Output(_, _, _, Some(session), _, _, _) => OutputLines(sessions = Some(line(SessionRow.columns, session)))
-    case Output(_, _, _, _, Some(change), _, _) => OutputLines(tier_changes = Some(line(TierChangeRow.columns, change)))
-    case Output(_, _, _, _, _, Some(user), _) => OutputLines(users = Some(line(UserRow.columns, user)))
-    case Output(_, _, _, _, _, _, Some(dead)) => OutputLines(dead_letters = Some(line(DeadLetterRow.columns, dead)))
+    case Output(_, _, _, Some(session), _, _, _) => OutputLines(sessions = Some(SessionKeys.line(session)))
+    case Output(_, _, _, _, Some(change), _, _) => OutputLines(tier_changes = Some(TierChangeKeys.line(change)))
+    case Output(_, _, _, _, _, Some(user), _) => OutputLines(users = Some(UserKeys.line(user)))
+    case Output(_, _, _, _, _, _, Some(dead)) => OutputLines(dead_letters = Some(DeadLetterKeys.line(dead)))
     case empty => throw new IllegalArgumentException(s"an output row with nothing in it: $empty")
   }
 
-  /** The row's values in column order: a nested event's fields in place, the session counts spread. */
-  private def values(row: Product): Iterator[Any] = row.productIterator.flatMap {
-    case event: EventRow => values(event)
-    case counts: Seq[_] => counts.iterator
-    case value => Iterator.single(value)
-  }
+  /**
+   * A table's columns, each written once as its JSON key (`"name":`). A line is written into one
+   * StringBuilder, not through a Jackson generator (a generator, its writer and its thread-local
+   * buffers for each of ~20k lines a batch, a DateTimeFormatter for each timestamp, an iterator
+   * over the row's values): the same characters, which RenderOutputSuite compares with to_json's.
+   */
+  private final class Keys(columns: Seq[String]) {
+    private val keys: Array[String] = columns.map { c => val key = new java.lang.StringBuilder(); appendString(key, c); key.append(':').toString }.toArray
 
-  private def line(columns: Seq[String], row: Product): String = {
-    val out = new java.io.StringWriter(256)
-    val gen = json.createGenerator(out)
-    gen.writeStartObject()
-    val names = columns.iterator
-    values(row).foreach { value =>
-      if (!names.hasNext) throw new IllegalStateException(s"${row.productPrefix} has more values than the columns ${columns.mkString(",")}")
-      gen.writeFieldName(names.next())
+    def line(row: Product): String = {
+      val out = new java.lang.StringBuilder(512).append('{')
+      val written = fields(out, row, 0)
+      if (written != keys.length) throw new IllegalStateException(s"${row.productPrefix} has fewer values than the columns ${columns.mkString(",")}")
+      out.append('}').toString
+    }
+
+    /** The row's values from key `next` on, in column order: a nested event's fields in place, the session counts spread. */
+    private def fields(out: java.lang.StringBuilder, row: Product, next: Int): Int = {
+      var key = next
+      var i = 0
+      while (i < row.productArity) {
+        row.productElement(i) match {
+          case event: EventRow => key = fields(out, event, key)
+          case counts: Seq[_] => counts.foreach { count => field(out, row, key, count); key += 1 }
+          case value => field(out, row, key, value); key += 1
+        }
+        i += 1
+      }
+      key
+    }
+
+    private def field(out: java.lang.StringBuilder, row: Product, key: Int, value: Any): Unit = {
+      if (key >= keys.length) throw new IllegalStateException(s"${row.productPrefix} has more values than the columns ${columns.mkString(",")}")
+      if (key > 0) out.append(',')
+      out.append(keys(key))
       value match {
-        case null => gen.writeNull()
-        case text: String => gen.writeString(text)
-        case number: Long => gen.writeNumber(number)
-        case number: Int => gen.writeNumber(number)
-        case number: Double => gen.writeNumber(number)
-        case time: java.time.Instant => gen.writeString(timestamps.format(time))
-        case flag: Boolean => gen.writeBoolean(flag)
+        case null => out.append("null")
+        case text: String => appendString(out, text)
+        case number: Long => out.append(number)
+        case number: Int => out.append(number)
+        case number: Double => appendDouble(out, number)
+        case time: java.time.Instant => appendTimestamp(out, time)
+        case flag: Boolean => out.append(flag)
         case other => throw new IllegalArgumentException(s"no JSON form for ${other.getClass.getName} in ${row.productPrefix}")
       }
     }
-    if (names.hasNext) throw new IllegalStateException(s"${row.productPrefix} has fewer values than the columns ${columns.mkString(",")}")
-    gen.writeEndObject()
-    gen.close()
-    out.toString
+  }
+
+  private val EventKeys = new Keys(EventOut.columns)
+  private val LateEventKeys = new Keys(LateEventOut.columns)
+  private val SessionKeys = new Keys(SessionRow.columns)
+  private val TierChangeKeys = new Keys(TierChangeRow.columns)
+  private val UserKeys = new Keys(UserRow.columns)
+  private val DeadLetterKeys = new Keys(DeadLetterRow.columns)
+
+  /** Jackson's escaping: quote, backslash and control characters; everything else as it is. */
+  private def appendString(out: java.lang.StringBuilder, text: String): Unit = {
+    out.append('"')
+    var copied = 0
+    var i = 0
+    while (i < text.length) {
+      val c = text.charAt(i)
+      if (c < 0x20 || c == '"' || c == '\\') {
+        out.append(text, copied, i).append('\\')
+        c match {
+          case '"' | '\\' => out.append(c)
+          case '\b' => out.append('b')
+          case '\t' => out.append('t')
+          case '\n' => out.append('n')
+          case '\f' => out.append('f')
+          case '\r' => out.append('r')
+          case _ => out.append("u00").append(HexDigits.charAt(c >> 4)).append(HexDigits.charAt(c & 0xf))
+        }
+        copied = i + 1
+      }
+      i += 1
+    }
+    out.append(text, copied, text.length).append('"')
+  }
+
+  /** Jackson's writeNumber(double): Double.toString, quoted when not finite. */
+  private def appendDouble(out: java.lang.StringBuilder, number: Double): Unit =
+    if (number.isNaN || number.isInfinite) out.append('"').append(number).append('"') else out.append(number)
+
+  /** TimestampFormat in UTC; digits written directly for years 1-9999, the formatter otherwise. */
+  private def appendTimestamp(out: java.lang.StringBuilder, time: java.time.Instant): Unit = {
+    val at = java.time.LocalDateTime.ofEpochSecond(time.getEpochSecond, time.getNano, java.time.ZoneOffset.UTC)
+    if (at.getYear < 1 || at.getYear > 9999) out.append('"').append(timestamps.format(time)).append('"')
+    else {
+      out.append('"')
+      digits(out, at.getYear, 4).append('-')
+      digits(out, at.getMonthValue, 2).append('-')
+      digits(out, at.getDayOfMonth, 2).append(' ')
+      digits(out, at.getHour, 2).append(':')
+      digits(out, at.getMinute, 2).append(':')
+      digits(out, at.getSecond, 2).append('.')
+      digits(out, at.getNano / 1000000, 3).append('"')
+    }
+  }
+
+  /** A non-negative number with leading zeros to `width` digits. */
+  private def digits(out: java.lang.StringBuilder, number: Int, width: Int): java.lang.StringBuilder = {
+    var scale = 1
+    var w = 1
+    while (w < width) { scale *= 10; w += 1 }
+    var rest = number
+    while (scale > 0) {
+      out.append(('0' + rest / scale).toChar)
+      rest %= scale
+      scale /= 10
+    }
+    out
   }
 }
 

@@ -14,7 +14,7 @@ import org.scalatest.funsuite.AnyFunSuite
 class RenderOutputSuite extends AnyFunSuite with SharedSpark {
   private val options = Map("timestampFormat" -> RenderOutput.TimestampFormat, "timeZone" -> "UTC", "ignoreNullFields" -> "false")
   private val t = Instant.parse("2025-01-15T10:00:00.123Z")
-  private val awkward = "é \u2028 \"quoted\" back\\slash\nnew line \u0001 \uD83D\uDE00"
+  private val awkward = "é \u2028 \"quoted\" back\\slash\nnew line \u0001 \uD83D\uDE00 \t\r\b\f \u001f \u007f \u0000"
 
   private val event = EventRow(
     event_id = "00000000-0000-4000-8000-000000000001", event_type = "PURCHASE", event_time = t, user_id = awkward, device = "mobile",
@@ -26,6 +26,9 @@ class RenderOutputSuite extends AnyFunSuite with SharedSpark {
     Output(event = Some(EventOut(event, "Gold", "s" * 32))),
     Output(event = Some(EventOut(event.copy(price = 4.9e-324, revenue = 1e-7, produced_at = Instant.EPOCH), "Bronze", ""))),
     Output(late = Some(LateEventOut(event.copy(price = 123456789.125), "Silver", "", Instant.parse("2299-12-31T23:59:59.999Z")))),
+    Output(event = Some(EventOut(event.copy(event_time = Instant.parse("1969-12-31T23:59:59.999Z"), produced_at = Instant.parse("0999-02-03T04:05:06.007Z"),
+      price = Double.NaN, revenue = Double.NegativeInfinity, quantity = -1), "Gold", ""))),
+    Output(late = Some(LateEventOut(event.copy(event_time = Instant.parse("+10000-01-01T00:00:00.001Z")), "Gold", "", Instant.parse("0001-01-01T00:00:00Z")))),
     Output(session = Some(SessionRow("sid", "u1", "Platinum", t, t.plusMillis(90000), 90000, 7,
       Seq.tabulate(Contract.pipeline.sessions.counters.size)(_.toLong), 2.5, 3, 2, 1, 0, SessionStatus.Active, 4))),
     Output(tier_change = Some(TierChangeRow("u1", "Bronze", "Silver", t, 500.0, "e-1"))),
