@@ -143,12 +143,9 @@ object UserProcessor {
     sb.toString
   }
 
-  private def uuidBits(eventId: String): (Long, Long) = {
-    val u =
-      try UUID.fromString(eventId)
-      catch { case _: IllegalArgumentException => UUID.nameUUIDFromBytes(eventId.getBytes(StandardCharsets.UTF_8)) }
-    (u.getMostSignificantBits, u.getLeastSignificantBits)
-  }
+  private def uuidOf(eventId: String): UUID =
+    try UUID.fromString(eventId)
+    catch { case _: IllegalArgumentException => UUID.nameUUIDFromBytes(eventId.getBytes(StandardCharsets.UTF_8)) }
 
   private def newSession(userId: String, e: EventRow, tier: String): SessionState = {
     val t = e.event_time.toEpochMilli
@@ -209,16 +206,17 @@ object UserProcessor {
         session = None
       }
     }
-    val hi = ArrayBuffer.empty[Long]
-    val lo = ArrayBuffer.empty[Long]
-    val ms = ArrayBuffer.empty[Long]
-    val seen = scala.collection.mutable.HashSet.empty[(Long, Long)]
+    val arrived = inputs.flatMap(_.event).sortBy(e => (e.kafka_partition, e.kafka_offset))
+    var retained = 0
     var i = 0
     while (i < st0.seen_ms.length) {
-      if (st0.seen_ms(i) >= watermarkMs) {
-        hi += st0.seen_hi(i); lo += st0.seen_lo(i); ms += st0.seen_ms(i)
-        seen += ((st0.seen_hi(i), st0.seen_lo(i)))
-      }
+      if (st0.seen_ms(i) >= watermarkMs) retained += 1
+      i += 1
+    }
+    val ids = new KeptIds(retained + arrived.size)
+    i = 0
+    while (i < st0.seen_ms.length) {
+      if (st0.seen_ms(i) >= watermarkMs) ids.add(st0.seen_hi(i), st0.seen_lo(i), st0.seen_ms(i))
       i += 1
     }
 
@@ -230,7 +228,6 @@ object UserProcessor {
     }
 
     // 3. Late events and duplicates, in arrival order.
-    val arrived = inputs.flatMap(_.event).sortBy(e => (e.kafka_partition, e.kafka_offset))
     val tierAtArrival = Tier.of(lifetime)
     val watermark = Instant.ofEpochMilli(watermarkMs)
     val kept = ArrayBuffer.empty[EventRow]
@@ -239,12 +236,11 @@ object UserProcessor {
       if (t < watermarkMs) {
         out += Output(late = Some(LateEventOut(e, tierAtArrival, "", watermark)))
       } else {
-        val bits = uuidBits(e.event_id)
-        if (seen.contains(bits)) {
+        val u = uuidOf(e.event_id)
+        if (ids.contains(u.getMostSignificantBits, u.getLeastSignificantBits)) {
           out += Output(duplicate = Some(e))
         } else {
-          seen += bits
-          hi += bits._1; lo += bits._2; ms += t
+          ids.add(u.getMostSignificantBits, u.getLeastSignificantBits, t)
           kept += e
         }
       }
@@ -290,8 +286,54 @@ object UserProcessor {
       }
     }
 
-    (UserState(base, lifetime, hi.toArray, lo.toArray, ms.toArray, session), out.toSeq)
+    (UserState(base, lifetime, ids.highBits, ids.lowBits, ids.times, session), out.toSeq)
   }
+}
+
+/**
+ * The event ids a visit keeps, in order (UUID bits and event times: the next [[UserState]]'s
+ * arrays), and whether one is among them: primitive arrays and an open-addressing index, at most
+ * half full. A visit used to build a set of boxed (Long, Long) pairs of every kept id, ~5% of the
+ * job's CPU in a profile at 10k events/s.
+ *
+ * @param capacity the most ids that will be added
+ */
+final class KeptIds(capacity: Int) {
+  private val high = new Array[Long](capacity)
+  private val low = new Array[Long](capacity)
+  private val at = new Array[Long](capacity)
+  private var count = 0
+  /** 1 + the index of the id in a slot; 0: empty. */
+  private val slots = new Array[Int](Integer.highestOneBit(math.max(1, capacity)) << 2)
+  private val mask = slots.length - 1
+
+  private def slotOf(highBits: Long, lowBits: Long): Int = {
+    val mixed = (highBits ^ lowBits * 0x9e3779b97f4a7c15L) * 0xbf58476d1ce4e5b9L
+    (mixed ^ (mixed >>> 31)).toInt & mask
+  }
+
+  def contains(highBits: Long, lowBits: Long): Boolean = {
+    var slot = slotOf(highBits, lowBits)
+    while (slots(slot) != 0) {
+      val i = slots(slot) - 1
+      if (high(i) == highBits && low(i) == lowBits) return true
+      slot = (slot + 1) & mask
+    }
+    false
+  }
+
+  def add(highBits: Long, lowBits: Long, timeMs: Long): Unit = {
+    if (count == capacity) throw new IllegalStateException(s"more than $capacity event ids kept")
+    var slot = slotOf(highBits, lowBits)
+    while (slots(slot) != 0) slot = (slot + 1) & mask
+    high(count) = highBits; low(count) = lowBits; at(count) = timeMs
+    count += 1
+    slots(slot) = count
+  }
+
+  def highBits: Array[Long] = java.util.Arrays.copyOf(high, count)
+  def lowBits: Array[Long] = java.util.Arrays.copyOf(low, count)
+  def times: Array[Long] = java.util.Arrays.copyOf(at, count)
 }
 
 /**

@@ -116,6 +116,24 @@ class UserProcessorSuite extends AnyFunSuite {
     assert(dups(out3).isEmpty)
   }
 
+  test("thousands of ids for one user: every copy found, in the batch and from the state; the state keeps them in order") {
+    val firsts = (0 until 3000).map(n => ev(n, "PAGE_VIEW", T0 + n, offset = n))
+    val copies = (0 until 3000 by 6).map(n => ev(n, "PAGE_VIEW", T0 + n, offset = 10000 + n))
+    val (st1, out1) = run(None, 0L, (firsts ++ copies).reverse.map(in): _*)
+    assert(events(out1).map(_._1) === (0 until 3000).map(id))
+    assert(dups(out1).sorted === (0 until 3000 by 6).map(id))
+    assert(st1.seen_ms.toSeq === (0 until 3000).map(n => T0 + n))
+    val again = (0 until 3000 by 3).map(n => ev(n, "PAGE_VIEW", T0 + n, offset = 20000 + n))
+    val fresh = (3000 until 4000).map(n => ev(n, "PAGE_VIEW", T0 + n, offset = 20000 + n))
+    val (st2, out2) = run(Some(st1), T0 + 1500, (fresh ++ again).map(in): _*)
+    // Below the watermark a copy is late; from it on, the state's id makes it a duplicate.
+    assert(lates(out2).map(_.event.event_id).sorted === (0 until 1500 by 3).map(id))
+    assert(dups(out2).sorted === (1500 until 3000 by 3).map(id))
+    assert(events(out2).map(_._1) === (3000 until 4000).map(id))
+    assert(st2.seen_ms.toSeq === (1500 until 4000).map(n => T0 + n))
+    assert(st2.seen_lo.toSeq === (1500 until 4000).map(n => java.util.UUID.fromString(id(n)).getLeastSignificantBits))
+  }
+
   test("tier upgrade mid-session: each row carries the tier before it, one tier_changes row per crossing, the session keeps its first tier") {
     val (st1, _) = run(None, 0L, dim(450.0))
     val (st2, out) = run(Some(st1), 0L,
