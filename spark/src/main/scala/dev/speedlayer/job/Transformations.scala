@@ -103,10 +103,9 @@ object RenderOutput {
   }
 
   /**
-   * A table's columns, each written once as its JSON key (`"name":`). A line is written into one
-   * StringBuilder, not through a Jackson generator (a generator, its writer and its thread-local
-   * buffers for each of ~20k lines a batch, a DateTimeFormatter for each timestamp, an iterator
-   * over the row's values): the same characters, which RenderOutputSuite compares with to_json's.
+   * A table's columns, each written once as its JSON key (`"name":`); a line is written into one
+   * StringBuilder. A batch renders ~20k lines: no generator, writer, thread-local buffers or
+   * formatter per line. RenderOutputSuite holds the lines to what Spark's to_json writes.
    */
   private final class Keys(columns: Seq[String]) {
     private val keys: Array[String] = columns.map { c => val key = new java.lang.StringBuilder(); appendString(key, c); key.append(':').toString }.toArray
