@@ -207,14 +207,8 @@ object UserProcessor {
       }
     }
     val arrived = inputs.flatMap(_.event).sortBy(e => (e.kafka_partition, e.kafka_offset))
-    var retained = 0
+    val ids = new KeptIds(st0.seen_ms.length + arrived.size)
     var i = 0
-    while (i < st0.seen_ms.length) {
-      if (st0.seen_ms(i) >= watermarkMs) retained += 1
-      i += 1
-    }
-    val ids = new KeptIds(retained + arrived.size)
-    i = 0
     while (i < st0.seen_ms.length) {
       if (st0.seen_ms(i) >= watermarkMs) ids.add(st0.seen_hi(i), st0.seen_lo(i), st0.seen_ms(i))
       i += 1
