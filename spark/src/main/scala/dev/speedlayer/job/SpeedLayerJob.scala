@@ -113,12 +113,12 @@ object SpeedLayerJob {
    * Spark's executor consumer asks the broker for the partition's earliest and latest offsets
    * after every poll (two ListOffsets requests), and the broker answers a connection's requests
    * in order. A poll that reached the end of a quiet partition leaves a fetch waiting there for
-   * `fetch.max.wait.ms` (500 ms by default), and the ListOffsets behind it waits as long: each
-   * task reading the users topic, or the idle ticker's record, took 0.5 s. Hence a short wait,
-   * and polls large enough that a task's share of a batch takes one poll, not one per 500
+   * `fetch.max.wait.ms` (500 ms by default), and the ListOffsets behind it waits as long, so a
+   * task reading the users topic or the idle ticker's record would wait 0.5 s. Hence a short
+   * wait, and polls large enough that a task's share of a batch takes one poll, not one per 500
    * records (docs/benchmarks.md).
    */
-  val ExecutorConsumerOptions: Map[String, String] = Map(
+  private val ExecutorConsumerOptions: Map[String, String] = Map(
     "kafka.fetch.max.wait.ms" -> "10",
     "kafka.max.poll.records" -> "20000",
     "kafka.max.partition.fetch.bytes" -> (4 * 1024 * 1024).toString)
