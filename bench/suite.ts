@@ -343,7 +343,7 @@ async function measurePassthrough(sb: CliSandbox, rate: number, duration: number
     for (const [seconds, seed] of [[warmup, 21], [duration, 22]] as const) {
       if (seconds <= 0) continue;
       const r = await produceLoad({ brokers, rate, durationSeconds: seconds, malformedFraction: 0.01, users: 20000, products: 2000, seed, record: false });
-      produced += r.produced + r.users.length;
+      produced += r.produced + r.usersPublished;
     }
     let rows = 0;
     const drainDeadline = Date.now() + 120_000;

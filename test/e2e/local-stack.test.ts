@@ -77,6 +77,27 @@ describe('local stack end to end', () => {
     pids = status.components.map((c: { pid: number }) => c.pid);
   });
 
+  it("with a warm-up, takes in the measured run's users before its first event", async () => {
+    const r = await sb.run(['--json', 'loadtest', '--rate', '1000', '--duration', '10', '--warmup', '5', '--warmup-max', '5', '--seed', '9', '--malformed-fraction', '0'], { reject: false });
+    const report = JSON.parse(r.stdout);
+    const speed = /latency|events\/s/;
+    expect(report.checks.filter((c: { name: string; passed: boolean }) => !c.passed && !speed.test(c.name))).toEqual([]);
+    expect(report.missing).toBe(0);
+    const ch = await sb.clickhouse();
+    try {
+      const q = async (sql: string) =>
+        ((await (await ch.query({ query: sql, format: 'JSONEachRow', query_params: { prefix: report.user_prefix } })).json()) as Array<Record<string, string>>)[0]!;
+      const users = await q('SELECT count() AS n, toUnixTimestamp64Milli(max(updated_at)) AS last FROM users WHERE startsWith(user_id, {prefix:String})');
+      const events = await q('SELECT count() AS n, toUnixTimestamp64Milli(min(produced_at)) AS first FROM events WHERE startsWith(user_id, {prefix:String})');
+      expect(Number(users.n)).toBeGreaterThan(0);
+      expect(Number(events.n)).toBe(report.accepted);
+      // Published during the warm-up, so no batch of the measured window takes them in.
+      expect(Number(users.last)).toBeLessThan(Number(events.first));
+    } finally {
+      await ch.close();
+    }
+  });
+
   it('down --purge leaves no process and no data behind', async () => {
     await sb.run(['down', '--purge', '--yes']);
     for (const pid of pids) expect(isAlive(pid)).toBe(false);
