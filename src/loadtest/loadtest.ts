@@ -131,11 +131,10 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
   // With a warm-up, the measured run's user dimension is published before it: one record per user
   // at once (20,000 by default) is a burst far above the rate being measured, and the job's batches
   // that take it in would otherwise open the measured window (docs/benchmarks.md).
-  const warmingUp = o.warmupSeconds > 0;
-  if (warmingUp) load.userDimension = userDimensionOf(load);
+  const usersFirst = o.warmupSeconds > 0 ? userDimensionOf(load) : undefined;
   const steps: Step[] = [
-    ...(warmingUp ? [warmupStep(run, warmup, load.userDimension!, o)] : []),
-    produceStep(run, { ...load, publishUsers: !warmingUp }, endpoints, o),
+    ...(usersFirst ? [warmupStep(run, warmup, usersFirst, o)] : []),
+    produceStep(run, usersFirst ? { ...load, userDimension: usersFirst, publishUsers: false } : load, endpoints, o),
     groundTruthStep(run),
     drainStep(run, o),
     progressStep(run),
@@ -230,7 +229,8 @@ function warmupStep(run: LoadtestRun, warmup: ProduceOptions, measuredUsers: Use
       const drained = await waitUntilAccounted(run.ch, warmRanges, () => warm.produced, o.drainTimeoutSeconds, status, signal);
       const kept = jobKeepsUp(newest);
       const how = kept || o.warmupMaxSeconds <= o.warmupSeconds ? `${warmS} s` : `${warmS} s, and the job did not keep up yet (newest batches ${newest.map((ms) => `${ms} ms`).join(', ')})`;
-      return { ok: drained.complete, note: drained.complete ? `pipeline warm after ${how}` : `the warm-up load did not drain in time (${how})` };
+      const users = `the run's ${measuredUsers.length.toLocaleString('en-US')} users published first`;
+      return { ok: drained.complete, note: drained.complete ? `${users}; pipeline warm after ${how}` : `${users}; the warm-up load did not drain in time (${how})` };
     },
   };
 }
