@@ -1,4 +1,4 @@
-import { CompressionTypes, Partitioners, type ICustomPartitioner, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners, type ICustomPartitioner, type Message } from 'kafkajs';
 import { kafkaClient, PRODUCER_RETRY } from '../clients/kafka.ts';
 import { pipeline } from '../contract/index.ts';
 import { EventGenerator, marginsFor, type Injected, type InjectionOptions, type MalformedKind, type UserRecord } from './events.ts';
@@ -34,10 +34,7 @@ export interface ProduceOptions {
   topic?: string;
   /** Publish the user dimension to `speedlayer.users` before the first event (default true). */
   publishUsers?: boolean;
-  /**
-   * The run's user dimension when it was made before the run (userDimensionOf), e.g. to publish it
-   * earlier with publishUserDimension; default: made by this run.
-   */
+  /** The user dimension to publish (default: this run's own); made with userDimensionOf, it can go out with an earlier run. */
   userDimension?: UserRecord[];
   /** Keep every sent record (RecordLog) for the ground truth (default true). */
   record?: boolean;
@@ -55,7 +52,7 @@ export interface ProduceResult {
   achievedEps: number;
   /** Records Kafka acknowledged in each wall-clock second after startedAt (index 0 = the first second). */
   sentPerSecond: number[];
-  /** The run's user dimension, published before its first event (by this run or before it). */
+  /** The user dimension it published before its first event, or (publishUsers: false) the one published for it earlier. */
   users: UserRecord[];
   /** User-dimension records this run published (0 with publishUsers: false). */
   usersPublished: number;
@@ -71,6 +68,11 @@ const TICK_MS = 50;
 const MAX_SEND = 2_000;
 
 const USERS_CHUNK = 5000;
+
+/** The user dimension of a run with these options (its ids depend on seed, users and userPrefix). */
+export function userDimensionOf(o: Pick<ProduceOptions, 'seed' | 'users' | 'products' | 'userPrefix'>): UserRecord[] {
+  return new EventGenerator({ seed: o.seed, users: o.users, products: o.products, userPrefix: o.userPrefix }).userDimension();
+}
 
 /**
  * kafkajs' default partitioner (murmur2 of the key, as Java's), remembered per key and partition
@@ -93,39 +95,6 @@ export const rememberingPartitioner: ICustomPartitioner = () => {
     return partition;
   };
 };
-
-/** The user dimension of a run with these options (its ids depend on seed, users and userPrefix). */
-export function userDimensionOf(o: Pick<ProduceOptions, 'seed' | 'users' | 'products' | 'userPrefix'>): UserRecord[] {
-  return new EventGenerator({ seed: o.seed, users: o.users, products: o.products, userPrefix: o.userPrefix }).userDimension();
-}
-
-/** Publishes user-dimension records to `speedlayer.users`, keyed by user_id (compacted: the newest per user wins). */
-export async function publishUserDimension(brokers: string[], users: UserRecord[]): Promise<void> {
-  const producer = loadgenProducer(brokers);
-  await producer.connect();
-  try {
-    await sendUsers(producer, users);
-  } finally {
-    await producer.disconnect();
-  }
-}
-
-// Idempotent: a send retried after a lost acknowledgement (a broker restart) is not stored twice.
-function loadgenProducer(brokers: string[]): Producer {
-  return kafkaClient(brokers, 'speedlayer-loadgen', PRODUCER_RETRY).producer({
-    allowAutoTopicCreation: false,
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: rememberingPartitioner,
-  });
-}
-
-async function sendUsers(producer: Producer, users: UserRecord[]): Promise<void> {
-  for (let i = 0; i < users.length; i += USERS_CHUNK) {
-    const messages = users.slice(i, i + USERS_CHUNK).map((u) => ({ key: u.user_id, value: JSON.stringify(u) }));
-    await producer.send({ topic: pipeline.kafka.topics.users.name, messages, acks: -1, compression: CompressionTypes.None });
-  }
-}
 
 /**
  * Publishes the run's user dimension, then produces events paced to `rate` (catching up after slow
@@ -154,9 +123,15 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
     injection: { ...margins, ...o.injection, malformedFraction: o.malformedFraction },
   });
   const users = o.userDimension ?? generator.userDimension();
-  const log = o.record === false ? undefined : new RecordLog(total + 16);
   const publishUsers = o.publishUsers !== false;
-  const producer = loadgenProducer(o.brokers);
+  const log = o.record === false ? undefined : new RecordLog(total + 16);
+  // Idempotent: a send retried after a lost acknowledgement (a broker restart) is not stored twice.
+  const producer = kafkaClient(o.brokers, 'speedlayer-loadgen', PRODUCER_RETRY).producer({
+    allowAutoTopicCreation: false,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: rememberingPartitioner,
+  });
   await producer.connect();
   const topic = o.topic ?? pipeline.kafka.topics.events.name;
   const malformed: Record<MalformedKind, number> = { invalid_json: 0, schema: 0, not_utf8: 0, too_large: 0 };
@@ -167,8 +142,13 @@ export async function produceLoad(o: ProduceOptions): Promise<ProduceResult> {
   let endedAt = startedAt;
   const sentPerSecond: number[] = [];
   try {
-    // Every user of the run before any event: the job must know a user's initial spend before its first purchase.
-    if (publishUsers) await sendUsers(producer, users);
+    if (publishUsers) {
+      // Every user of the run before any event: the job must know a user's initial spend before its first purchase.
+      for (let i = 0; i < users.length; i += USERS_CHUNK) {
+        const messages = users.slice(i, i + USERS_CHUNK).map((u) => ({ key: u.user_id, value: JSON.stringify(u) }));
+        await producer.send({ topic: pipeline.kafka.topics.users.name, messages, acks: -1, compression: CompressionTypes.None });
+      }
+    }
     startedAt = Date.now();
     let lastReport = startedAt;
     while (sent < total && !o.signal?.aborted) {

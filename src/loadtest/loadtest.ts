@@ -6,8 +6,7 @@ import { clickhouseClient, dashboardClient } from '../clients/clickhouse.ts';
 import { kafkaClient } from '../clients/kafka.ts';
 import type { ChecksConfigSchema } from '../config/schema.ts';
 import { pipeline } from '../contract/index.ts';
-import { produceLoad, publishUserDimension, userDimensionOf, type ProduceOptions, type ProduceResult } from '../loadgen/producer.ts';
-import type { UserRecord } from '../loadgen/events.ts';
+import { produceLoad, userDimensionOf, type ProduceOptions, type ProduceResult } from '../loadgen/producer.ts';
 import type { StackEndpoints } from '../base/stack.ts';
 import { atLeast, atMost, below, equals, type Check } from './checks.ts';
 import {
@@ -116,25 +115,27 @@ export async function runLoadtest(endpoints: StackEndpoints, o: LoadtestOptions,
     eventTimeScale: scale,
     signal,
   };
+  // With a warm-up, the measured run's user dimension goes out with it, before its load: one record
+  // per user at once (20,000 by default) is a burst far above the rate being measured, and the job's
+  // batches that take it in would otherwise open the measured window (docs/benchmarks.md).
+  const warmingUp = o.warmupSeconds > 0;
+  const measuredUsers = warmingUp ? userDimensionOf(load) : undefined;
   const warmup: ProduceOptions = {
     ...load,
     durationSeconds: o.warmupMaxSeconds,
     seed: o.seed + 1,
     userPrefix: undefined,
-    // Not compared: no record log, no dimension, nothing that does not land in events or dead_letters.
+    // Not compared: no record log, nothing that does not land in events or dead_letters; its users
+    // (prefix u) get no dimension, the measured run's users get theirs.
     record: false,
-    publishUsers: false,
+    userDimension: measuredUsers,
     injection: { duplicateRate: 0, lateRate: 0 },
     // An accelerated clock ends where the measured run's begins.
     eventTimeStartMs: Date.now() - (o.warmupMaxSeconds + o.durationSeconds) * 1000 * scale,
   };
-  // With a warm-up, the measured run's user dimension is published before it: one record per user
-  // at once (20,000 by default) is a burst far above the rate being measured, and the job's batches
-  // that take it in would otherwise open the measured window (docs/benchmarks.md).
-  const usersFirst = o.warmupSeconds > 0 ? userDimensionOf(load) : undefined;
   const steps: Step[] = [
-    ...(usersFirst ? [warmupStep(run, warmup, usersFirst, o)] : []),
-    produceStep(run, usersFirst ? { ...load, userDimension: usersFirst, publishUsers: false } : load, endpoints, o),
+    ...(warmingUp ? [warmupStep(run, warmup, o)] : []),
+    produceStep(run, { ...load, userDimension: measuredUsers, publishUsers: !warmingUp }, endpoints, o),
     groundTruthStep(run),
     drainStep(run, o),
     progressStep(run),
@@ -183,12 +184,11 @@ export function jobKeepsUp(newestBatchMs: number[], triggerMs = pipeline.spark.t
  * then until the job keeps up, at most warmupMaxSeconds. Its load is produced and drained but not
  * measured.
  */
-function warmupStep(run: LoadtestRun, warmup: ProduceOptions, measuredUsers: UserRecord[], o: LoadtestOptions): Step {
+function warmupStep(run: LoadtestRun, warmup: ProduceOptions, o: LoadtestOptions): Step {
   const range = o.warmupMaxSeconds > o.warmupSeconds ? `${o.warmupSeconds}-${o.warmupMaxSeconds}s, until the job keeps up` : `${o.warmupSeconds}s`;
   return {
     name: `Warm up: ${o.rate.toLocaleString('en-US')} events/s for ${range} (not measured)`,
     async execute({ status, signal }) {
-      await publishUserDimension(warmup.brokers, measuredUsers);
       const warmBefore = await eventsTopicEnds(warmup.brokers);
       const since = await latestBatchTime(run.ch);
       const enough = new AbortController();
@@ -229,7 +229,7 @@ function warmupStep(run: LoadtestRun, warmup: ProduceOptions, measuredUsers: Use
       const drained = await waitUntilAccounted(run.ch, warmRanges, () => warm.produced, o.drainTimeoutSeconds, status, signal);
       const kept = jobKeepsUp(newest);
       const how = kept || o.warmupMaxSeconds <= o.warmupSeconds ? `${warmS} s` : `${warmS} s, and the job did not keep up yet (newest batches ${newest.map((ms) => `${ms} ms`).join(', ')})`;
-      const users = `the run's ${measuredUsers.length.toLocaleString('en-US')} users published first`;
+      const users = `the run's ${warm.usersPublished.toLocaleString('en-US')} users published first`;
       return { ok: drained.complete, note: drained.complete ? `${users}; pipeline warm after ${how}` : `${users}; the warm-up load did not drain in time (${how})` };
     },
   };
