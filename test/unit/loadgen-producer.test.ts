@@ -1,6 +1,6 @@
 import { Partitioners, type PartitionerArgs } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { rememberingPartitioner } from '../../src/loadgen/producer.ts';
+import { nextSend, rememberingPartitioner } from '../../src/loadgen/producer.ts';
 import { Random } from '../../src/loadgen/random.ts';
 
 function args(partitions: number, message: PartitionerArgs['message']): PartitionerArgs {
@@ -39,4 +39,41 @@ describe('the load generator producer', () => {
       'a1ed5936-00ae-4f0c-98b3-ef0990e696d7',
     ]);
   });
+
+  it("paces sends a tick's share at a time, not the few records that fell due during the last send", () => {
+    const at = { sent: 0, total: 600_000, rate: 10_000 };
+    expect(nextSend({ ...at, elapsedMs: 0 })).toEqual({ records: 500 });
+    // 10 ms later the next 100 are due; they wait for the next tick's share, due at 50 ms.
+    expect(nextSend({ ...at, sent: 500, elapsedMs: 10 })).toEqual({ waitMs: 40 });
+    expect(nextSend({ ...at, sent: 500, elapsedMs: 50 })).toEqual({ records: 500 });
+    // Behind schedule: the catch-up goes out at most 2,000 records a request.
+    expect(nextSend({ ...at, sent: 500, elapsedMs: 1_000 })).toEqual({ records: 2_000 });
+    // The run's last records go out even when fewer than a tick's share.
+    expect(nextSend({ ...at, total: 1_234, sent: 1_000, elapsedMs: 200 })).toEqual({ records: 234 });
+    // A rate below one record a tick sends each record when it is due.
+    expect(nextSend({ sent: 3, total: 10, rate: 5, elapsedMs: 560 })).toEqual({ waitMs: 190 });
+    expect(nextSend({ sent: 3, total: 10, rate: 5, elapsedMs: 750 })).toEqual({ records: 1 });
+  });
+
+  it('keeps the rate with about 20 sends a second when each send takes 10 ms', () => {
+    const rate = 10_000;
+    const total = rate * 10;
+    let elapsedMs = 0;
+    let sent = 0;
+    let sends = 0;
+    while (sent < total) {
+      const next = nextSend({ elapsedMs, sent, total, rate });
+      if ('waitMs' in next) elapsedMs += next.waitMs;
+      else {
+        sent += next.records;
+        sends++;
+        elapsedMs += 10;
+      }
+    }
+    expect(sends).toBeLessThanOrEqual(10 * 20 + 1);
+    // The schedule: the last tick's share goes out at the start of the run's last tick.
+    expect(elapsedMs).toBeGreaterThanOrEqual(10_000 - 50);
+    expect(elapsedMs).toBeLessThanOrEqual(10_000);
+  });
 });
+
