@@ -76,16 +76,17 @@ export type NextSend = { records: number } | { waitMs: number };
 /**
  * The pacing of produceLoad: each tick's share (rate × TICK_MS) is due at the start of its tick,
  * so the schedule ends at duration - tick; behind schedule, the catch-up goes out MAX_SEND records
- * a request. A send waits for a tick's share (or the run's last records): not the few records that
- * fell due while the last send was in flight, since a send costs as much fixed work for 50 records
- * as for 500 (the request, the grouping by partition, the broker's handling). Sending whatever was
- * due after each send made hundreds of small sends a second: 62 µs of the generator's CPU per event
- * at 10k events/s instead of 38, and 70% more CPU in the broker (docs/benchmarks.md).
+ * a request. A send waits for a tick's share (at most MAX_SEND; or the run's last records), not the
+ * few records that fell due while the last send was in flight: a send costs as much fixed work for
+ * 50 records as for 500 (the request, the grouping by partition, the broker's handling). Sending
+ * whatever was due after each send made hundreds of small sends a second: 62 µs of the generator's
+ * CPU per event at 10k events/s instead of 38, and 2.5-3.4 times the broker's CPU
+ * (docs/benchmarks.md).
  */
 export function nextSend(at: { elapsedMs: number; sent: number; total: number; rate: number }): NextSend {
   const due = Math.min(at.total, Math.floor(((at.elapsedMs + TICK_MS) / 1000) * at.rate));
   const records = Math.min(due - at.sent, MAX_SEND);
-  const share = Math.min(Math.max(1, Math.round((at.rate * TICK_MS) / 1000)), at.total - at.sent);
+  const share = Math.min(Math.max(1, Math.round((at.rate * TICK_MS) / 1000)), MAX_SEND, at.total - at.sent);
   if (records >= share) return { records };
   const shareDueAtMs = ((at.sent + share) * 1000) / at.rate - TICK_MS;
   return { waitMs: Math.max(1, Math.ceil(shareDueAtMs - at.elapsedMs)) };

@@ -48,6 +48,9 @@ describe('the load generator producer', () => {
     expect(nextSend({ ...at, sent: 500, elapsedMs: 50 })).toEqual({ records: 500 });
     // Behind schedule: the catch-up goes out at most 2,000 records a request.
     expect(nextSend({ ...at, sent: 500, elapsedMs: 1_000 })).toEqual({ records: 2_000 });
+    // A tick's share above 2,000 (the producer benchmark's 1M events/s) goes out 2,000 at a time, back to back.
+    expect(nextSend({ sent: 0, total: 2_000_000, rate: 1_000_000, elapsedMs: 0 })).toEqual({ records: 2_000 });
+    expect(nextSend({ sent: 2_000, total: 2_000_000, rate: 1_000_000, elapsedMs: 5 })).toEqual({ records: 2_000 });
     // The run's last records go out even when fewer than a tick's share.
     expect(nextSend({ ...at, total: 1_234, sent: 1_000, elapsedMs: 200 })).toEqual({ records: 234 });
     // A rate below one record a tick sends each record when it is due.
