@@ -38,5 +38,8 @@ describe('benchmark suite (smoke)', () => {
       machine: { cores: num, load_before: num },
     });
     expect(out.curve.length).toBeGreaterThan(0);
+    // Not a timing: a producer that sent nothing is a broken step (2ea4048), whatever the machine.
+    expect(out.producer_eps).toBeGreaterThan(0);
+    expect(out.producer_reference_eps).toBeGreaterThan(0);
   }, 1_800_000); // three fresh stacks and the baseline's build: longer than the e2e default on a busy machine
 });
