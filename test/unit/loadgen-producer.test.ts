@@ -79,4 +79,3 @@ describe('the load generator producer', () => {
     expect(elapsedMs).toBeLessThanOrEqual(10_000);
   });
 });
-
