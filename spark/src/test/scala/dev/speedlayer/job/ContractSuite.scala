@@ -98,6 +98,7 @@ class ContractSuite extends AnyFunSuite with SharedSpark {
       "spark.sql.streaming.stateStore.providerClass" -> "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
       "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled" -> "true",
       "spark.sql.streaming.stateStore.rocksdb.trackTotalNumberOfRows" -> "false",
+      "spark.sql.streaming.stateStore.minDeltasForSnapshot" -> "50",
       "spark.sql.streaming.checkpointFileManagerClass" -> "dev.speedlayer.job.LocalCheckpointFileManager",
       "spark.sql.session.timeZone" -> "UTC"))
     JobSparkConf.settings(2).foreach { case (k, v) => assert(spark.conf.get(k) === v, k) }
