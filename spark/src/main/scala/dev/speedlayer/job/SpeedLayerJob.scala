@@ -24,7 +24,8 @@ object JobSparkConf {
     // A RocksDB snapshot (flushing the memtables and making a checkpoint, inside the commit of
     // the batch: 250-480 ms of a 2-s batch at 10k events/s on 2 cores) every 50 batches, not
     // every 10 (Spark's default). A restart then replays at most 49 changelog files per
-    // partition; the memtables stay bounded by RocksDB's own write buffer limit.
+    // partition. RocksDB still flushes a full memtable by itself; the job's peak RSS did not grow
+    // (docs/benchmarks.md).
     "spark.sql.streaming.stateStore.minDeltasForSnapshot" -> "50",
     // Checkpoint files written without forking chmod/readlink (LocalCheckpointFileManager).
     "spark.sql.streaming.checkpointFileManagerClass" -> classOf[LocalCheckpointFileManager].getName,
