@@ -5,15 +5,19 @@
 // the chDB virtualenv via pip) into a cache shared across runs: .speedlayer/cache.
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const env = { ...process.env, SPEEDLAYER_CACHE: process.env.SPEEDLAYER_CACHE ?? path.join(root, '.speedlayer', 'cache') };
+// Everything the run puts in the temporary folder (the tests' homes and stacks, Spark's scratch
+// folders and unpacked native libraries, the suites' reports: about 65 MB) goes into one folder,
+// removed after a run that passed: TMPDIR for Node and Python, java.io.tmpdir for ScalaTest.
+const runTmp = mkdtempSync(path.join(os.tmpdir(), 'speedlayer-test-run-'));
+const env = { ...process.env, TMPDIR: runTmp, SPEEDLAYER_CACHE: process.env.SPEEDLAYER_CACHE ?? path.join(root, '.speedlayer', 'cache') };
 const only = process.argv.slice(2);
-const reports = mkdtempSync(path.join(os.tmpdir(), 'speedlayer-test-reports-'));
+const reports = mkdtempSync(path.join(runTmp, 'reports-'));
 const vitest = (project) => ['vitest', 'run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile.json=${path.join(reports, `${project}.json`)}`];
 
 const suites = [
@@ -26,7 +30,7 @@ const suites = [
   // pytest: the embedded ClickHouse front (clickhouse-front/tests), with the chdb virtualenv.
   ['front', 'node', ['--import', 'tsx', 'scripts/front-tests.ts']],
   // package = compile + ScalaTest + the jar and classpath the local target runs.
-  ['spark', 'mvn', ['-B', '-q', '-f', 'spark/pom.xml', 'package']],
+  ['spark', 'mvn', ['-B', '-q', '-f', 'spark/pom.xml', `-Dtest.tmpdir=${runTmp}`, 'package']],
   ['integration', 'npx', vitest('integration')],
   ['e2e', 'npx', vitest('e2e')],
   // Faults under load (docs/reliability.md): the job killed, Kafka restarted, ClickHouse away for
@@ -131,5 +135,7 @@ for (const [name, cmd, args] of suites) {
   console.log(`=== ${name} passed in ${secs}s`);
 }
 if (failedSuite && totals.failed === 0) totals.failed = 1; // a suite that failed without a count (e.g. tsc)
+if (failedSuite) console.log(`\nkept for inspection: ${runTmp}`);
+else rmSync(runTmp, { recursive: true, force: true });
 console.log(`\n${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`);
 process.exit(failedSuite ? 1 : 0);

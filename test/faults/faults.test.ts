@@ -18,8 +18,8 @@ import { isAlive } from '../../src/targets/local/supervisor.ts';
  * test's ground-truth comparison: nothing missing, nothing stored twice. The recovery time is from
  * the end of the fault until the job has read everything Kafka held (a batch whose end offsets are
  * the latest offsets), measured on the job's progress file. The figures of every fault go to
- * SPEEDLAYER_FAULT_RESULTS (default <tmp>/speedlayer-fault-results.md) and are printed; they are
- * copied into docs/reliability.md.
+ * SPEEDLAYER_FAULT_RESULTS (default <tmp>/speedlayer-fault-results.md; under npm test, <tmp> is the
+ * run's folder) and are printed; they are copied into docs/reliability.md.
  */
 const RATE = process.env.SPEEDLAYER_FAULT_RATE ?? '10000';
 const DURATION = process.env.SPEEDLAYER_FAULT_DURATION ?? '60';

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -46,10 +46,10 @@ describe('restart policy (OnFailure)', () => {
 
 describe('the job supervisor process', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'speedlayer-supervisor-'));
-  const supervise = async (name: string, script: string, maxRestarts: number, command = process.execPath) => {
+  const supervise = async (name: string, script: string, maxRestarts: number, command = process.execPath, tmpDir?: string) => {
     const stateFile = path.join(dir, `${name}.json`);
     const planFile = path.join(dir, `${name}.plan.json`);
-    const plan = { command, args: ['-e', script], stateFile, policy: { maxRestarts, initialBackoffMs: 10, maxBackoffMs: 20, stableAfterMs: 60_000 } };
+    const plan = { command, args: ['-e', script], tmpDir, stateFile, policy: { maxRestarts, initialBackoffMs: 10, maxBackoffMs: 20, stableAfterMs: 60_000 } };
     writeFileSync(planFile, JSON.stringify(plan));
     const r = await execa(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src/targets/local/job-supervisor-main.ts'), planFile], { cwd: PROJECT_ROOT, reject: false, timeout: 30_000 });
     return { r, state: await readSupervisorState(stateFile) };
@@ -88,5 +88,15 @@ describe('the job supervisor process', () => {
     expect(r.stdout).toContain('killed by SIGKILL');
     expect(r.stdout).toContain('second run');
     expect(state).toMatchObject({ state: 'finished', runs: 2 });
+  }, 30_000);
+
+  it('starts each run with an empty temporary folder: what a killed run left there is removed', async () => {
+    const tmpDir = path.join(dir, 'job-tmp');
+    mkdirSync(tmpDir);
+    writeFileSync(path.join(tmpDir, 'left-before'), '');
+    const script = `const fs=require('fs'); const dir=${JSON.stringify(tmpDir)}; console.log('found: '+(fs.readdirSync(dir).join(',')||'nothing')); fs.writeFileSync(dir+'/scratch-'+Date.now(),''); process.kill(process.pid,'SIGKILL')`;
+    const { r, state } = await supervise('tmp', script, 1, process.execPath, tmpDir);
+    expect(state).toMatchObject({ state: 'gave-up', runs: 2 });
+    expect(r.stdout.match(/^found: .*$/gm)).toEqual(['found: nothing', 'found: nothing']);
   }, 30_000);
 });

@@ -100,6 +100,7 @@ export function createLocalTarget(ctx: TargetContext): Target {
         dir: paths.sparkDir,
         checkpointDir: paths.checkpointDir,
         progressFile: paths.sparkProgressFile,
+        tmpDir: paths.sparkTmpDir,
         uiPort: s.ports.sparkUi,
         metricsPort: s.ports.jobMetrics,
         driverMemoryMb: cfg.spark.driverMemoryMb,

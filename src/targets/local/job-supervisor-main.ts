@@ -5,7 +5,7 @@
 // Started detached by ManagedProcess with stdout/stderr on the job's log, in the job's process group:
 // `down` (SIGTERM to the group) stops both; a SIGKILL of the JVM alone is a failure it restarts.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { oneAtATime } from '../../base/one-at-a-time.ts';
 import { pipeline } from '../../contract/index.ts';
@@ -15,6 +15,8 @@ export interface SupervisorPlan {
   command: string;
   args: string[];
   cwd?: string;
+  /** The JVM's temporary folder: emptied before each start, since what is in it belongs to a JVM that ended. */
+  tmpDir?: string;
   stateFile: string;
   policy: RestartPolicy;
 }
@@ -35,6 +37,10 @@ function run(): void {
   const started = Date.now();
   let failure: string | undefined;
   state.runs++;
+  if (plan.tmpDir) {
+    rmSync(plan.tmpDir, { recursive: true, force: true });
+    mkdirSync(plan.tmpDir, { recursive: true });
+  }
   child = spawn(plan.command, plan.args, { cwd: plan.cwd, env: process.env, stdio: ['ignore', 'pipe', 'inherit'] });
   state.state = 'running';
   state.jobPid = child.pid;

@@ -12,6 +12,7 @@ export interface LocalPaths {
   sparkDir: string;
   checkpointDir: string;
   sparkProgressFile: string;
+  sparkTmpDir: string;
   monitoringDir: string;
   notificationsFile: string;
 }
@@ -29,6 +30,9 @@ export function localPaths(home: string, env: NodeJS.ProcessEnv = process.env): 
     sparkDir: path.join(stateDir, 'spark'),
     checkpointDir: path.join(stateDir, 'spark', 'checkpoints'),
     sparkProgressFile: path.join(stateDir, 'spark', 'progress.json'),
+    // The job's java.io.tmpdir: Spark's scratch folders and the native libraries (RocksDB, LZ4) it
+    // unpacks, about 40 MB a start, which a killed JVM leaves behind. Emptied before each start.
+    sparkTmpDir: path.join(stateDir, 'spark', 'tmp'),
     monitoringDir: path.join(stateDir, 'monitoring'),
     // Every notification Alertmanager sent (JSON lines): where `speedlayer alerts` finds resolved alerts.
     notificationsFile: path.join(stateDir, 'monitoring', 'notifications.jsonl'),

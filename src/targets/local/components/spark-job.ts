@@ -82,6 +82,8 @@ export interface SparkJobOptions {
   dir: string;
   checkpointDir: string;
   progressFile: string;
+  /** The JVM's java.io.tmpdir (LocalPaths.sparkTmpDir). */
+  tmpDir: string;
   uiPort: number;
   /** The job's Prometheus endpoint (JobMetrics.scala). */
   metricsPort: number;
@@ -153,6 +155,7 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
         command: 'java',
         args: [
           `-Xmx${o.driverMemoryMb}m`,
+          `-Djava.io.tmpdir=${o.tmpDir}`,
           ...jvmOptions,
           ...pipeline.spark.jvmOptions,
           `-Dspark.master=local[${o.cores}]`,
@@ -176,7 +179,7 @@ export function sparkJobComponent(o: SparkJobOptions): LocalComponent {
         ],
       };
       // The JVM runs under a supervisor that restarts it after a failure (restartPolicy OnFailure).
-      const plan: SupervisorPlan = { ...job, cwd: globalThis.process.cwd(), stateFile, policy: o.restartPolicy };
+      const plan: SupervisorPlan = { ...job, cwd: globalThis.process.cwd(), tmpDir: o.tmpDir, stateFile, policy: o.restartPolicy };
       await writeFile(planFile, JSON.stringify(plan, null, 2));
       await rm(stateFile, { force: true });
       return {
