@@ -9,7 +9,7 @@ import scala.jdk.CollectionConverters._
 
 import org.apache.spark.sql.{Dataset, Encoders}
 import org.apache.spark.sql.execution.streaming.MemoryStream
-import org.apache.spark.sql.streaming.{GroupState, GroupStateTimeout, OutputMode, StreamingQueryException, TimeMode, Trigger}
+import org.apache.spark.sql.streaming.{GroupState, GroupStateTimeout, OutputMode, StreamingQueryException, Trigger}
 import org.scalatest.funsuite.AnyFunSuite
 
 import Fixtures._
@@ -150,41 +150,6 @@ class StatefulPipelineSuite extends AnyFunSuite with SharedSpark {
     assert(message.startsWith(s"the checkpoint $checkpoint could not be read (corrupted, or written by an incompatible version of the job; " +
       "'speedlayer submit --reset-checkpoint' discards it, after saying what is replayed and lost): "), message)
     assert(SpeedLayerJob.failureExitCode(failure, checkpoint) === Contract.pipeline.protocol.checkpointUnreadableExitCode)
-  }
-
-  test("a checkpoint of the job that keyed its groups with groupByKey (before 2026-12-07) is resumed with its state") {
-    val checkpoint = Files.createTempDirectory("speedlayer-group-key").toString
-    def query(output: Dataset[OutputLines], sink: ConcurrentLinkedQueue[OutputLines]) = output.writeStream
-      .outputMode(OutputMode.Update())
-      .option("checkpointLocation", checkpoint)
-      .foreachBatch((batch: Dataset[OutputLines], _: Long) => { batch.collect().foreach(sink.add); () })
-      .start()
-    // The job before: the key taken from each deserialized Inbound by a function (AppendColumns).
-    val before = MemoryStream[KafkaSourceRow](Encoders.product[KafkaSourceRow], spark.sqlContext)
-    val beforeOut = new ConcurrentLinkedQueue[OutputLines]()
-    val first = query(ClassifyRecords(Limits, UsersTopic)(before.toDF())
-      .withWatermark("event_time", "120 seconds")
-      .as[Inbound](Encoders.product[Inbound])
-      .groupByKey((i: Inbound) => i.key)(Encoders.STRING)
-      .transformWithState(new UserStateProcessor(3600000L), TimeMode.ProcessingTime(), OutputMode.Update())(Encoders.product[OutputLines]),
-      beforeOut)
-    try {
-      before.addData(Seq(event(1, "PAGE_VIEW", T0, 0)))
-      first.processAllAvailable()
-    } finally first.stop()
-
-    val after = MemoryStream[KafkaSourceRow](Encoders.product[KafkaSourceRow], spark.sqlContext)
-    val afterOut = new ConcurrentLinkedQueue[OutputLines]()
-    val second = query(SpeedLayerJob.process(after.toDF(), Limits, UsersTopic, watermarkDelaySeconds = 120, revisitMs = 3600000L), afterOut)
-    try {
-      // A MemoryStream's offset counts addData calls: the first is batch 0, already committed.
-      after.addData(Seq(event(1, "PAGE_VIEW", T0, 0)))
-      after.addData(Seq(event(1, "PAGE_VIEW", T0, 0), event(2, "PAGE_VIEW", T0 + Min, 1)))
-      second.processAllAvailable()
-    } finally second.stop()
-    val Seq((_, _, sessionBefore)) = events(beforeOut.asScala.toSeq)
-    // Event 1 again is a duplicate, and event 2 joins its session: both known only from the state.
-    assert(events(afterOut.asScala.toSeq) === Seq((Proc.id(2), "Bronze", sessionBefore)))
   }
 
   test("the state's shape is recorded in a new checkpoint; a checkpoint recording another is refused, naming it and the fix") {
