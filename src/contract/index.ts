@@ -78,6 +78,11 @@ export interface PipelineContract {
      * 11-18% less CPU at 10k events/s, and its steady-state pauses were shorter (at most 58-97 ms
      * against G1's 152-191; docs/benchmarks.md). The state lives in RocksDB, off the heap, so the
      * old generation stays small (about 250 MB after each young collection).
+     * -XX:Tier4*Threshold ten times HotSpot's defaults: C2, the optimising compiler, takes a method
+     * only after ten times as many calls. The job's hot code gets there within seconds at 10k
+     * events/s; what the driver runs a few times per batch (planning) stays compiled by C1. C2 had
+     * used a quarter of a core in the third minute of load, on one of the 2 cores; batches and e2e
+     * latency were shorter with the change in every pair measured (docs/benchmarks.md).
      */
     jvmOptions: string[];
   };
