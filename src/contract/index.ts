@@ -80,9 +80,9 @@ export interface PipelineContract {
      * old generation stays small (about 250 MB after each young collection).
      * -XX:Tier4*Threshold ten times HotSpot's defaults: C2, the optimising compiler, takes a method
      * only after ten times as many calls. The job's hot code gets there within seconds at 10k
-     * events/s; what the driver runs a few times per batch (planning) stays compiled by C1. C2 had
-     * used a quarter of a core in the third minute of load, on one of the 2 cores; batches and e2e
-     * latency were shorter with the change in every pair measured (docs/benchmarks.md).
+     * events/s; what the driver runs a few times per batch (planning) stays compiled by C1. In the
+     * third minute of load C2 had still used 0.20-0.25 cores (of 2); batches and e2e latency were
+     * shorter with the change in every pair measured (docs/benchmarks.md).
      */
     jvmOptions: string[];
   };
