@@ -74,10 +74,10 @@ export interface PipelineContract {
      * interpreted (13% of the job's CPU in a profile at 10k events/s; docs/benchmarks.md).
      * -XX:+UseParallelGC: the throughput collector, not G1 (the JVM's choice on a machine with 2 or
      * more cores and about 2 GB): no G1 barriers in compiled code and no concurrent marking or
-     * refinement threads. The job used
-     * 11-18% less CPU at 10k events/s, and its steady-state pauses were shorter (at most 58-97 ms
-     * against G1's 152-191; docs/benchmarks.md). The state lives in RocksDB, off the heap, so the
-     * old generation stays small (about 250 MB after each young collection).
+     * refinement threads. The job used 11-18% less CPU at 10k events/s, and its steady-state pauses
+     * were shorter (at most 58-97 ms against G1's 152-191; docs/benchmarks.md). The state lives in
+     * RocksDB, off the heap, so the old generation stays small (about 250 MB after each young
+     * collection).
      * -XX:Tier4*Threshold ten times HotSpot's defaults: C2, the optimising compiler, takes a method
      * only after ten times as many calls. The job's hot code gets there within seconds at 10k
      * events/s; what the driver runs a few times per batch (planning) stays compiled by C1. In the
