@@ -39,19 +39,55 @@ object SchemaFastPath {
     try new Check(true, compileNode(schema))
     catch { case _: Unsupported => new Check(false, _ => Unsure) }
 
-  /** Invalid if one is, else Unsure if one is, else Valid; stops at the first Invalid. */
-  private def worst(verdicts: Iterator[Verdict]): Verdict = {
+  /**
+   * Invalid if one is, else Unsure if one is, else Valid; stops at the first Invalid. Loops over
+   * arrays and Java iterators, with no closure or Scala iterator made per record: with them, the
+   * check was 9.6% of the job's task threads' CPU samples in a load test at 10k events/s.
+   */
+  private def all(checks: Seq[JsonNode => Verdict]): JsonNode => Verdict = {
+    val array = checks.toArray
+    node => {
+      var verdict = Valid
+      var i = 0
+      while (verdict != Invalid && i < array.length) {
+        val v = array(i)(node)
+        if (v != Valid) verdict = v
+        i += 1
+      }
+      verdict
+    }
+  }
+
+  /** [[all]] for one check over every element of an array. */
+  private def eachElement(node: JsonNode, check: JsonNode => Verdict): Verdict = {
+    val elements = node.elements()
     var verdict = Valid
-    while (verdict != Invalid && verdicts.hasNext) {
-      val v = verdicts.next()
+    while (verdict != Invalid && elements.hasNext) {
+      val v = check(elements.next())
       if (v != Valid) verdict = v
     }
     verdict
   }
 
-  private def all(checks: Seq[JsonNode => Verdict]): JsonNode => Verdict = {
-    val array = checks.toArray
-    node => worst(array.iterator.map(_(node)))
+  /** [[all]] for the declared properties of an object: each present one against its check. */
+  private def eachDeclaredField(node: JsonNode, checks: java.util.HashMap[String, JsonNode => Verdict]): Verdict = {
+    val fields = node.fields()
+    var verdict = Valid
+    while (verdict != Invalid && fields.hasNext) {
+      val field = fields.next()
+      val check = checks.get(field.getKey)
+      if (check != null) {
+        val v = check(field.getValue)
+        if (v != Valid) verdict = v
+      }
+    }
+    verdict
+  }
+
+  private def javaSet(names: Iterator[String]): java.util.HashSet[String] = {
+    val set = new java.util.HashSet[String]()
+    names.foreach(set.add)
+    set
   }
 
   private def compileNode(schema: JsonNode): JsonNode => Verdict = {
@@ -85,8 +121,8 @@ object SchemaFastPath {
         else if (node.isFloatingPointNumber) Unsure
         else Invalid
     case "enum" if value.isArray && value.elements().asScala.forall(_.isTextual) =>
-      val allowed = value.elements().asScala.map(_.asText()).toSet
-      node => if (node.isTextual && allowed(node.asText())) Valid else if (node.isFloatingPointNumber) Unsure else Invalid
+      val allowed = javaSet(value.elements().asScala.map(_.asText()))
+      node => if (node.isTextual && allowed.contains(node.asText())) Valid else if (node.isFloatingPointNumber) Unsure else Invalid
     case "format" if value.asText() == "uuid" => strings(s => if (Uuid.matches(s)) Valid else Unsure)
     case "format" if value.asText() == "date-time" => strings(s => if (isPlainUtcDateTime(s)) Valid else Unsure)
     case "pattern" if value.isTextual =>
@@ -112,18 +148,31 @@ object SchemaFastPath {
       node => if (!node.isArray || node.size() <= max) Valid else Invalid
     case "items" if value.isObject =>
       val item = compileNode(value)
-      node => if (!node.isArray) Valid else worst(node.elements().asScala.map(item))
+      node => if (!node.isArray) Valid else eachElement(node, item)
     case "properties" if value.isObject =>
-      val properties = value.fields().asScala.map(e => e.getKey -> compileNode(e.getValue)).toMap
-      node =>
-        if (!node.isObject) Valid
-        else worst(node.fields().asScala.flatMap(field => properties.get(field.getKey).map(check => check(field.getValue))))
+      val properties = new java.util.HashMap[String, JsonNode => Verdict]()
+      value.fields().asScala.foreach(e => properties.put(e.getKey, compileNode(e.getValue)))
+      node => if (!node.isObject) Valid else eachDeclaredField(node, properties)
     case "required" if value.isArray && value.elements().asScala.forall(_.isTextual) =>
       val names = value.elements().asScala.map(_.asText()).toArray
-      node => if (!node.isObject || names.forall(node.has)) Valid else Invalid
+      node =>
+        if (!node.isObject) Valid
+        else {
+          var present = true
+          var i = 0
+          while (present && i < names.length) { present = node.has(names(i)); i += 1 }
+          if (present) Valid else Invalid
+        }
     case "additionalProperties" if value.isBoolean && !value.asBoolean() =>
-      val declared = schema.path("properties").fieldNames().asScala.toSet
-      node => if (!node.isObject || node.fieldNames().asScala.forall(declared)) Valid else Invalid
+      val declared = javaSet(schema.path("properties").fieldNames().asScala)
+      node => {
+        var closed = true
+        if (node.isObject) {
+          val names = node.fieldNames()
+          while (closed && names.hasNext) closed = declared.contains(names.next())
+        }
+        if (closed) Valid else Invalid
+      }
     case "allOf" if value.isArray => all(value.elements().asScala.toSeq.map(compileNode))
     case other => throw new Unsupported(other)
   }
