@@ -109,18 +109,6 @@ object UserProcessor {
     }
   }
 
-  /**
-   * The longest revisit delay for this user: `maxMs` shortened by up to half, by a hash of the
-   * user id. With one cap for all, the users first seen in the same batches (the start of a load)
-   * got their timers in the same batch `maxMs` later, and again every `maxMs` after that (a timer
-   * due no later than needed is kept, so they stay in step): one batch of ~28,000 visits per
-   * minute at 10k events/s, 0.4-0.6 s longer than the others (docs/benchmarks.md). Spread over
-   * half of `maxMs`, their cycles differ and drift apart. Only ever earlier: a visit too early
-   * changes nothing. A hash, not a random number, so that a replayed batch registers the same timers.
-   */
-  def revisitCapMs(userId: String, maxMs: Long): Long =
-    maxMs - java.lang.Math.floorMod(scala.util.hashing.MurmurHash3.stringHash(userId).toLong, maxMs / 2 + 1)
-
   /** A session's row as written to ClickHouse. */
   def sessionRow(userId: String, s: SessionState, status: String): SessionRow = {
     val closed = status == SessionStatus.Closed
@@ -351,8 +339,7 @@ final class KeptIds(capacity: Int) {
  * session is closed and the ids forgotten as the watermark moves on even if the user sends
  * nothing more. The state itself never expires: it holds the user's lifetime spend. A timer that
  * is already due no later than needed is kept: an active user then costs no timer writes on most
- * batches, only one visit without input every `revisitMs` or sooner (UserProcessor.revisitCapMs;
- * a visit too early changes nothing).
+ * batches, only one visit without input per `revisitMs` (a visit too early changes nothing).
  */
 final class UserStateProcessor(revisitMs: Long) extends StatefulProcessor[String, Inbound, OutputLines] {
   @transient private var user: ValueState[StoredUser] = _
@@ -374,7 +361,7 @@ final class UserStateProcessor(revisitMs: Long) extends StatefulProcessor[String
     val stored = Option(user.get()) // null when the user has none (one read, not exists() and get())
     val (next, out) = UserProcessor.process(key, stored.map(_.state), inputs, watermarkMs)
     val registered = stored.map(_.timer_ms).filter(t => t != StoredUser.NoTimer && !firing.contains(t))
-    val wanted = if (next.needsRevisit) Some(nowMs + UserProcessor.revisitDelayMs(next, watermarkMs, UserProcessor.revisitCapMs(key, revisitMs))) else None
+    val wanted = if (next.needsRevisit) Some(nowMs + UserProcessor.revisitDelayMs(next, watermarkMs, revisitMs)) else None
     val timer = (registered, wanted) match {
       // A timer due at or before this batch's time would fire in this batch, after this visit.
       case (Some(pending), Some(due)) if pending > nowMs && pending <= due => pending

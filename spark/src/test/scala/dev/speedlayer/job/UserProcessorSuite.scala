@@ -246,18 +246,6 @@ class UserProcessorSuite extends AnyFunSuite {
     assert(st.get.lifetime_spend === 50.0)
   }
 
-  test("users first seen in the same batch get their revisits spread over half the maximum, the same on a replay") {
-    val maxMs = 60000L
-    val users = (0 until 20000).map(i => f"run-$i%06d")
-    val caps = users.map(UserProcessor.revisitCapMs(_, maxMs))
-    assert(caps.forall(c => c >= maxMs / 2 && c <= maxMs))
-    // In 2-s triggers: every one of the 15 slots of the half gets its share (1/15 = 6.7%), none more than twice it.
-    val perSlot = caps.groupBy(c => (maxMs - c) / 2000).map { case (slot, in) => slot -> in.size }
-    assert(perSlot.keySet.subsetOf((0L to 15L).toSet))
-    assert((0L until 15L).forall(slot => perSlot(slot) > users.size / 30 && perSlot(slot) < users.size * 2 / 15), perSlot)
-    assert(users.map(UserProcessor.revisitCapMs(_, maxMs)) === caps)
-  }
-
   test("the transformWithState processor with an in-memory handle: state, one timer per user, revisit, dead letters") {
     val gap = UserProcessor.SessionGapMs
     val handle = new InMemoryProcessorHandle
@@ -279,30 +267,25 @@ class UserProcessorSuite extends AnyFunSuite {
     }
     handle.key = User
 
-    // The user's longest delay: between half the maximum (5000) and all of it.
-    val cap = UserProcessor.revisitCapMs(User, 5000)
-    assert(cap >= 2500 && cap <= 5000)
     val out1 = processor.handleInputRows(User, Iterator(in(ev(1, "PAGE_VIEW", T0))), at(1000L, 0L)).toSeq
     assert(out1.flatMap(_.sessions) === Seq(rendered(Output(session = Some(session(T0, T0, "active", 1, pageViews = 1)))).sessions.get))
     val open = state.get
-    assert(open.session.isDefined && timerOf(User) === Seq(1000L + cap))
+    assert(open.session.isDefined && timerOf(User) === Seq(6000L))
 
-    // Input 2 s later: the timer (1000 + cap) comes before the one needed now (3000 + cap), so it stays.
+    // Input 2 s later: the timer (6000) comes before the one needed now (8000), so it stays.
     processor.handleInputRows(User, Iterator(in(ev(2, "PAGE_VIEW", T0 + 1000))), at(3000L, 0L)).toSeq
-    assert(timerOf(User) === Seq(1000L + cap))
+    assert(timerOf(User) === Seq(6000L))
     // Input in the batch the timer is due in: the visit replaces it (no second visit in the batch).
-    processor.handleInputRows(User, Iterator(in(ev(3, "PAGE_VIEW", T0 + 2000))), at(1000L + cap, 0L)).toSeq
-    assert(timerOf(User) === Seq(1000L + 2 * cap))
+    processor.handleInputRows(User, Iterator(in(ev(3, "PAGE_VIEW", T0 + 2000))), at(6000L, 0L)).toSeq
+    assert(timerOf(User) === Seq(11000L))
     // LOGOUT closes the session; the kept ids are forgotten once the watermark passes the newest
     // (T0 + 3000), 2,001 ms of event time after this watermark: earlier than the timer, so it moves.
-    // (2,001 ms from now, before the timer at 1000 + 2 * cap: cap is at least 2,500.)
-    val logoutAt = 1000L + cap + 1
-    val out2 = processor.handleInputRows(User, Iterator(in(ev(4, "LOGOUT", T0 + 3000))), at(logoutAt, T0 + 1000)).toSeq
+    val out2 = processor.handleInputRows(User, Iterator(in(ev(4, "LOGOUT", T0 + 3000))), at(7000L, T0 + 1000)).toSeq
     assert(out2.flatMap(_.sessions).map(_.contains("\"status\":\"closed\"")) === Seq(true))
-    assert(timerOf(User) === Seq(logoutAt + 2001L))
+    assert(timerOf(User) === Seq(9001L))
     // The timer fires with the watermark past the newest id: nothing to write, nothing kept, no timer.
-    assert(processor.handleExpiredTimer(User, at(logoutAt + 2001L, T0 + 3001), expired(logoutAt + 2001L)).isEmpty)
-    handle.deleteTimer(logoutAt + 2001L) // what Spark does after the visit
+    assert(processor.handleExpiredTimer(User, at(9001L, T0 + 3001), expired(9001L)).isEmpty)
+    handle.deleteTimer(9001L) // what Spark does after the visit
     assert(state.exists(s => s.session.isEmpty && s.seen_ms.isEmpty) && handle.timersOf(User) === Seq.empty)
 
     // Another user sends nothing more: when the timer fires and the watermark has passed end + 30 min,
@@ -310,10 +293,9 @@ class UserProcessorSuite extends AnyFunSuite {
     val quiet = "u2"
     handle.key = quiet
     processor.handleInputRows(quiet, Iterator(in(ev(5, "PAGE_VIEW", T0, user = quiet))), at(1000L, 0L)).toSeq
-    val quietTimer = 1000L + UserProcessor.revisitCapMs(quiet, 5000)
-    assert(timerOf(quiet) === Seq(quietTimer))
-    val out3 = processor.handleExpiredTimer(quiet, at(quietTimer + 1000L, T0 + gap + 1), expired(quietTimer)).toSeq
-    handle.deleteTimer(quietTimer)
+    assert(timerOf(quiet) === Seq(6000L))
+    val out3 = processor.handleExpiredTimer(quiet, at(7000L, T0 + gap + 1), expired(6000L)).toSeq
+    handle.deleteTimer(6000L)
     assert(out3 === Seq(rendered(Output(session = Some(session(T0, T0, "closed", 2, pageViews = 1, user = quiet))))))
     assert(handle.valueOf[StoredUser](quiet, UserStateProcessor.StateName).map(_.state).exists(s => s.session.isEmpty && s.seen_ms.isEmpty))
     assert(handle.timersOf(quiet) === Seq.empty)
