@@ -58,7 +58,11 @@ object SchemaFastPath {
     }
   }
 
-  /** [[all]] for one check over every element of an array. */
+  /**
+   * [[all]] for one check over every element of an array. This loop and eachDeclaredField's are
+   * kept apart on purpose: one generic loop over an iterator with a check per item was slower
+   * (ValidationBenchmarkSuite, docs/benchmarks.md).
+   */
   private def eachElement(node: JsonNode, check: JsonNode => Verdict): Verdict = {
     val elements = node.elements()
     var verdict = Valid
