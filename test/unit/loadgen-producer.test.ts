@@ -1,6 +1,6 @@
 import { Partitioners, type PartitionerArgs } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { nextSend, rememberingPartitioner } from '../../src/loadgen/producer.ts';
+import { nextSend, rememberingPartitioner, SendLead } from '../../src/loadgen/producer.ts';
 import { Random } from '../../src/loadgen/random.ts';
 
 function args(partitions: number, message: PartitionerArgs['message']): PartitionerArgs {
@@ -77,5 +77,44 @@ describe('the load generator producer', () => {
     // The schedule: the last tick's share goes out at the start of the run's last tick.
     expect(elapsedMs).toBeGreaterThanOrEqual(10_000 - 50);
     expect(elapsedMs).toBeLessThanOrEqual(10_000);
+  });
+
+  /** A 10 s run at 10,000 events/s whose every send takes sendMs from building to acknowledgement: when the last one is acknowledged. */
+  function lastAcknowledgedAt(sendMs: number, lead?: SendLead): number {
+    const rate = 10_000;
+    const total = rate * 10;
+    let elapsedMs = 0;
+    let sent = 0;
+    while (sent < total) {
+      const next = nextSend({ elapsedMs, sent, total, rate, leadMs: lead?.ms });
+      if ('waitMs' in next) elapsedMs += next.waitMs;
+      else {
+        sent += next.records;
+        elapsedMs += sendMs;
+        lead?.took(sendMs);
+      }
+    }
+    return elapsedMs;
+  }
+
+  it('has the last record acknowledged by the end of the run when sends take longer than the last tick', () => {
+    // Without a lead, a 60 ms send started at the last tick is acknowledged past the 10 s: 9,99x events/s.
+    expect(lastAcknowledgedAt(60)).toBeGreaterThan(10_000);
+    expect(lastAcknowledgedAt(60, new SendLead())).toBeLessThanOrEqual(10_000);
+    expect(lastAcknowledgedAt(120, new SendLead())).toBeLessThanOrEqual(10_000);
+  });
+
+  it('leads by the slowest recent send, at most 200 ms', () => {
+    const lead = new SendLead();
+    expect(lead.ms).toBe(0);
+    lead.took(30);
+    lead.took(80);
+    lead.took(20);
+    expect(lead.ms).toBe(80);
+    // The 80 ms send leaves the window after 20 more sends.
+    for (let i = 0; i < 20; i++) lead.took(25);
+    expect(lead.ms).toBe(25);
+    lead.took(5_000);
+    expect(lead.ms).toBe(200);
   });
 });
