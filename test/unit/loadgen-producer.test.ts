@@ -58,50 +58,42 @@ describe('the load generator producer', () => {
     expect(nextSend({ sent: 3, total: 10, rate: 5, elapsedMs: 750 })).toEqual({ records: 1 });
   });
 
-  it('keeps the rate with about 20 sends a second when each send takes 10 ms', () => {
+  /**
+   * A 10 s run at 10,000 events/s whose every send takes sendMs from building to acknowledgement:
+   * how many sends it made, and when the last one was acknowledged.
+   */
+  function simulateRun(sendMs: number, lead?: SendLead): { sends: number; lastAcknowledgedAtMs: number } {
     const rate = 10_000;
     const total = rate * 10;
     let elapsedMs = 0;
     let sent = 0;
     let sends = 0;
     while (sent < total) {
-      const next = nextSend({ elapsedMs, sent, total, rate });
+      const next = nextSend({ elapsedMs, sent, total, rate, leadMs: lead?.ms });
       if ('waitMs' in next) elapsedMs += next.waitMs;
       else {
         sent += next.records;
         sends++;
-        elapsedMs += 10;
+        elapsedMs += sendMs;
+        lead?.took(sendMs);
       }
     }
+    return { sends, lastAcknowledgedAtMs: elapsedMs };
+  }
+
+  it('keeps the rate with about 20 sends a second when each send takes 10 ms', () => {
+    const { sends, lastAcknowledgedAtMs: elapsedMs } = simulateRun(10);
     expect(sends).toBeLessThanOrEqual(10 * 20 + 1);
     // The schedule: the last tick's share goes out at the start of the run's last tick.
     expect(elapsedMs).toBeGreaterThanOrEqual(10_000 - 50);
     expect(elapsedMs).toBeLessThanOrEqual(10_000);
   });
 
-  /** A 10 s run at 10,000 events/s whose every send takes sendMs from building to acknowledgement: when the last one is acknowledged. */
-  function lastAcknowledgedAt(sendMs: number, lead?: SendLead): number {
-    const rate = 10_000;
-    const total = rate * 10;
-    let elapsedMs = 0;
-    let sent = 0;
-    while (sent < total) {
-      const next = nextSend({ elapsedMs, sent, total, rate, leadMs: lead?.ms });
-      if ('waitMs' in next) elapsedMs += next.waitMs;
-      else {
-        sent += next.records;
-        elapsedMs += sendMs;
-        lead?.took(sendMs);
-      }
-    }
-    return elapsedMs;
-  }
-
   it('has the last record acknowledged by the end of the run when sends take longer than the last tick', () => {
     // Without a lead, a 60 ms send started at the last tick is acknowledged past the 10 s: 9,99x events/s.
-    expect(lastAcknowledgedAt(60)).toBeGreaterThan(10_000);
-    expect(lastAcknowledgedAt(60, new SendLead())).toBeLessThanOrEqual(10_000);
-    expect(lastAcknowledgedAt(120, new SendLead())).toBeLessThanOrEqual(10_000);
+    expect(simulateRun(60).lastAcknowledgedAtMs).toBeGreaterThan(10_000);
+    expect(simulateRun(60, new SendLead()).lastAcknowledgedAtMs).toBeLessThanOrEqual(10_000);
+    expect(simulateRun(120, new SendLead()).lastAcknowledgedAtMs).toBeLessThanOrEqual(10_000);
   });
 
   it('leads by the slowest recent send, at most 200 ms', () => {
